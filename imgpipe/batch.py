@@ -1,0 +1,88 @@
+"""Column names and Arrow types shared by every stage, source and sink.
+
+These names are persisted in users' outputs and HBase tables: treat them as API.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# Input columns every source provides.
+KEY = "key"
+IMAGE = "image"
+
+# Per-image result columns.
+WIDTH = "width"
+HEIGHT = "height"
+STATUS = "status"
+ERROR_STAGE = "error_stage"
+ERROR_REASON = "error_reason"
+ERROR = "error"
+OBJECTS = "objects"
+IMAGE_EMBEDDING = "image_embedding"
+DETECT_MODEL = "detect_model"
+EMBED_MODEL = "embed_model"
+RUN_ID = "run_id"
+
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+
+# Reason classes for failed images; stable strings users filter on.
+REASON_EMPTY = "empty"
+REASON_UNDECODABLE = "undecodable"
+REASON_UNSUPPORTED = "unsupported_format"
+REASON_TOO_LARGE = "too_large"
+REASON_TOO_SMALL = "too_small"
+REASON_NO_OBJECTS = "no_objects"
+REASON_INTERNAL = "internal"
+
+BOX_TYPE = pa.struct(
+    [("x1", pa.float32()), ("y1", pa.float32()), ("x2", pa.float32()), ("y2", pa.float32())]
+)
+
+
+def embedding_type(dtype: str) -> pa.DataType:
+    """float32 vectors are lists; float16 ones are packed little-endian bytes (Spark has no half type)."""
+    return pa.list_(pa.float32()) if dtype == "float32" else pa.binary()
+
+
+def object_type(with_embedding: bool, dtype: str = "float32") -> pa.DataType:
+    fields = [
+        ("label", pa.int32()),
+        ("label_name", pa.string()),
+        ("score", pa.float32()),
+        ("box", BOX_TYPE),
+    ]
+    if with_embedding:
+        fields.append(("embedding", embedding_type(dtype)))
+    return pa.struct(fields)
+
+
+def model_type() -> pa.DataType:
+    return pa.struct([("name", pa.string()), ("sha256", pa.string())])
+
+
+def result_fields(
+    *, detect: bool, embed: bool, image_embedding: bool, dtype: str = "float32"
+) -> list[pa.Field]:
+    """The columns the fused pass adds after the passthrough columns."""
+    fields = [
+        pa.field(WIDTH, pa.int32()),
+        pa.field(HEIGHT, pa.int32()),
+        pa.field(STATUS, pa.string(), nullable=False),
+        pa.field(ERROR_STAGE, pa.string()),
+        pa.field(ERROR_REASON, pa.string()),
+        pa.field(ERROR, pa.string()),
+    ]
+    if detect or embed:
+        fields.append(pa.field(OBJECTS, pa.list_(object_type(embed, dtype))))
+    if image_embedding:
+        fields.append(pa.field(IMAGE_EMBEDDING, embedding_type(dtype)))
+    if detect:
+        fields.append(pa.field(DETECT_MODEL, model_type()))
+    if embed:
+        fields.append(pa.field(EMBED_MODEL, model_type()))
+    return fields
+
+
+ERRORS_SCHEMA_FIELDS = (KEY, ERROR_STAGE, ERROR_REASON, ERROR)

@@ -1,0 +1,140 @@
+"""Typed configuration: YAML -> ``JobConfig``, every problem reported at once with its YAML path and line.
+
+    >>> cfg = load_config("configs/demo.yaml", overrides=["source.path=./photos"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from imgpipe.config.job import JobConfig
+from imgpipe.config.loader import Loc, RawConfig, format_loc, load_raw, parse_raw
+from imgpipe.errors import ConfigError
+
+__all__ = ["JobConfig", "LoadedConfig", "load_config", "parse_config", "format_loc"]
+
+#: Rendering stops here so one broken file cannot print pages of errors.
+MAX_PROBLEMS = 20
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    job: JobConfig
+    raw: RawConfig
+
+    def where(self, loc: Loc) -> str:
+        return self.raw.where(loc)
+
+    def problem(self, loc: Loc, message: str) -> str:
+        return f"{self.where(loc)}: {format_loc(loc)}: {message}"
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedConfig:
+    """Read, interpolate, override and validate a config file. Raises ``ConfigError``."""
+    return _validate(load_raw(path, overrides))
+
+
+def parse_config(text: str, source: str = "<config>", overrides: tuple[str, ...] = ()) -> LoadedConfig:
+    return _validate(parse_raw(text, source, overrides))
+
+
+def _validate(raw: RawConfig) -> LoadedConfig:
+    try:
+        job = JobConfig.model_validate(raw.data)
+    except ValidationError as exc:
+        problems = [_render(raw, err) for err in exc.errors()]
+        raise config_error(raw.source, problems) from None
+    return LoadedConfig(job=job, raw=raw)
+
+
+def config_error(source: str, problems: list[str]) -> ConfigError:
+    shown = problems[:MAX_PROBLEMS]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"... and {len(problems) - MAX_PROBLEMS} more")
+    count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+    return ConfigError(f"{source} is invalid ({count}):", shown)
+
+
+def _render(raw: RawConfig, err: Any) -> str:
+    loc = _yaml_loc(raw.data, tuple(err["loc"]))
+    kind = err["type"]
+    msg = str(err["msg"])
+    if kind == "union_tag_invalid":
+        loc = loc + ("type",)
+        tag, expected = err["ctx"]["tag"], err["ctx"]["expected_tags"]
+        msg = f"unknown type {tag!r}; expected one of {expected}{_did_you_mean(str(tag), _tags(expected))}"
+    elif kind == "union_tag_not_found":
+        loc = loc + ("type",)
+        msg = f"missing 'type'; expected one of {err['ctx']['expected_tags']}"
+    elif kind == "extra_forbidden":
+        msg = f"unknown key{_did_you_mean(str(loc[-1]), _known_keys(raw.data, loc))}"
+    elif kind == "missing":
+        msg = "field required"
+    return f"{raw.where(loc)}: {format_loc(loc)}: {msg}"
+
+
+def _yaml_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
+    """Pydantic puts union tags (``'parquet'``) and validator names in ``loc``; keep only real YAML keys."""
+    out: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, dict) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            out.append(part)
+            node = node[part]
+        elif last and isinstance(part, str) and isinstance(node, dict) and not part.startswith("function-"):
+            out.append(part)  # a missing key
+    return tuple(out)
+
+
+def _tags(expected: str) -> list[str]:
+    return [t.strip().strip("'") for t in expected.split(",")]
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f". Did you mean {close[0]!r}?" if close else ""
+
+
+def _known_keys(data: Any, loc: Loc) -> list[str]:
+    """Field names of the section holding ``loc[-1]``, to suggest a spelling."""
+    model: type[BaseModel] | None = JobConfig
+    node: Any = data
+    for part in loc[:-1]:
+        if model is None:
+            return []
+        node = node.get(part) if isinstance(node, dict) else None
+        model = _field_model(model, str(part), node)
+    return list(model.model_fields) if model is not None else []
+
+
+def _field_model(model: type[BaseModel], name: str, node: Any) -> type[BaseModel] | None:
+    field = model.model_fields.get(name)
+    if field is None:
+        return None
+    candidates = _models_in(field.annotation)
+    if len(candidates) > 1 and isinstance(node, dict):
+        for cand in candidates:
+            tag = cand.model_fields.get("type")
+            if tag is not None and node.get("type") in getattr(tag.annotation, "__args__", ()):
+                return cand
+    return candidates[0] if candidates else None
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found.extend(_models_in(arg))
+    for meta in getattr(annotation, "__metadata__", ()) or ():
+        del meta
+    return found

@@ -1,0 +1,41 @@
+"""The whole job: one YAML file, one ``JobConfig``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from imgpipe.config.base import Section
+from imgpipe.config.hbase import HBaseSinkConfig, HBaseSourceConfig
+from imgpipe.config.inference import CropConfig, DetectConfig, EmbedConfig
+from imgpipe.config.sections import (
+    DecodeConfig,
+    FilesSourceConfig,
+    ParquetSinkConfig,
+    ParquetSourceConfig,
+    RunConfig,
+    SparkConfig,
+)
+
+SourceConfig = Annotated[
+    FilesSourceConfig | ParquetSourceConfig | HBaseSourceConfig, Field(discriminator="type")
+]
+SinkConfig = Annotated[ParquetSinkConfig | HBaseSinkConfig, Field(discriminator="type")]
+
+
+class JobConfig(Section):
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    source: SourceConfig
+    decode: DecodeConfig = Field(default_factory=DecodeConfig)
+    detect: DetectConfig | None = None
+    crop: CropConfig | None = None
+    embed: EmbedConfig | None = None
+    sink: SinkConfig
+    run: RunConfig = Field(default_factory=RunConfig)
+
+    @model_validator(mode="after")
+    def _crop_needs_detect(self) -> JobConfig:
+        if self.crop is not None and self.detect is None:
+            raise ValueError("a crop section needs a detect section to crop from")
+        return self

@@ -1,0 +1,93 @@
+"""Core config sections: spark, sources, decode, sinks, run."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, field_validator
+
+from imgpipe.config.base import Section, parse_size
+
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
+
+DEFAULT_EXTENSIONS = ("jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "gif")
+
+
+class SparkConfig(Section):
+    master: str = "local[*]"
+    app_name: str = "imgpipe"
+    #: Any Spark property, passed through as is (``spark.executor.memory: 4g``).
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    #: Rows per Arrow batch handed to the Python workers; images are big, Spark's 10000 is not.
+    max_records_per_batch: int = Field(default=32, ge=1, le=10_000)
+
+    @field_validator("conf")
+    @classmethod
+    def _spark_keys(cls, conf: dict[str, object]) -> dict[str, object]:
+        bad = [k for k in conf if not k.startswith("spark.")]
+        if bad:
+            raise ValueError(f"Spark properties start with 'spark.', but got {', '.join(map(repr, bad))}")
+        return conf
+
+
+class FilesSourceConfig(Section):
+    """Image files in a folder or glob, on any Hadoop filesystem, read with Spark's ``binaryFile``."""
+
+    type: Literal["files"]
+    path: str
+    recursive: bool = True
+    #: Lower-case extensions to keep; an empty list keeps every file.
+    extensions: list[str] = Field(default_factory=lambda: list(DEFAULT_EXTENSIONS))
+    limit: int | None = Field(default=None, ge=1)
+    max_bytes_per_partition: ByteSize = 64 << 20
+
+    @field_validator("extensions")
+    @classmethod
+    def _normalise(cls, exts: list[str]) -> list[str]:
+        return [e.lower().lstrip(".") for e in exts]
+
+
+class ParquetSourceConfig(Section):
+    """A Parquet dataset holding encoded image bytes, read with ``spark.read.parquet``."""
+
+    type: Literal["parquet"]
+    path: str | list[str]
+    key_column: str = "key"
+    image_column: str = "image"
+    #: Columns copied unchanged from the input row to the output row.
+    passthrough: list[str] = Field(default_factory=list)
+    limit: int | None = Field(default=None, ge=1)
+    max_bytes_per_partition: ByteSize = 64 << 20
+
+    @property
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+
+class DecodeConfig(Section):
+    #: Images whose header declares more pixels are refused as ``too_large`` before any pixel is decoded.
+    max_pixels: int = Field(default=100_000_000, ge=1)
+    #: Images with a side shorter than this are refused as ``too_small``.
+    min_side: int = Field(default=1, ge=1)
+    #: Decode JPEGs at 1/2, 1/4 or 1/8 size in the DCT domain when the models need no more pixels.
+    reduced_decode: bool = True
+
+
+class ParquetSinkConfig(Section):
+    """Results as Parquet: ``<path>/results``, ``<path>/errors`` and ``<path>/summary.json``."""
+
+    type: Literal["parquet"]
+    path: str
+    mode: Literal["error", "overwrite", "append"] = "error"
+    partition_by: list[str] = Field(default_factory=list)
+    #: One row per detected object instead of one row per image.
+    explode: bool = False
+
+
+class RunConfig(Section):
+    #: Exit code 3 when more than this share of images failed.
+    max_error_rate: float = Field(default=0.01, ge=0.0, le=1.0)
+    #: Defaults to a UTC timestamp; persisted in every output row.
+    run_id: str | None = None
+    #: Bytes of encoded images per Arrow batch inside a task: bounds memory whatever the row count.
+    max_batch_bytes: ByteSize = 32 << 20
