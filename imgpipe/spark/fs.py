@@ -1,0 +1,61 @@
+"""Small Hadoop FileSystem helpers, so reports and checks work on HDFS/S3 as well as local paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+
+def _fs_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    return hpath.getFileSystem(conf), hpath
+
+
+def exists(spark: SparkSession, path: str) -> bool:
+    fs, hpath = _fs_path(spark, path)
+    return bool(fs.exists(hpath))
+
+
+def delete(spark: SparkSession, path: str) -> None:
+    fs, hpath = _fs_path(spark, path)
+    if fs.exists(hpath):
+        fs.delete(hpath, True)
+
+
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    """Write via a temporary name and rename, so a reader never sees half a file."""
+    fs, hpath = _fs_path(spark, path)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    tmp = jvm.org.apache.hadoop.fs.Path(path + ".tmp")
+    stream = fs.create(tmp, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+    if fs.exists(hpath):
+        fs.delete(hpath, False)
+    fs.rename(tmp, hpath)
+
+
+def read_text(spark: SparkSession, path: str) -> str | None:
+    fs, hpath = _fs_path(spark, path)
+    if not fs.exists(hpath):
+        return None
+    stream = fs.open(hpath)
+    try:
+        reader = spark.sparkContext._jvm.java.io.BufferedReader(  # type: ignore[union-attr]
+            spark.sparkContext._jvm.java.io.InputStreamReader(stream, "UTF-8")  # type: ignore[union-attr]
+        )
+        lines = []
+        line = reader.readLine()
+        while line is not None:
+            lines.append(line)
+            line = reader.readLine()
+        return "\n".join(lines)
+    finally:
+        stream.close()

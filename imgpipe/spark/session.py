@@ -1,0 +1,55 @@
+"""SparkSession from the ``spark:`` section. The only place a session is built."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+from imgpipe.config.sections import SparkConfig
+
+
+def is_local(master: str) -> bool:
+    return master == "local" or master.startswith("local[")
+
+
+def spark_conf(cfg: SparkConfig) -> dict[str, str]:
+    """Our defaults first, then every ``spark.*`` key from the YAML, which wins."""
+    conf: dict[str, str] = {
+        # Images are large: Spark's default of 10000 rows per Arrow batch would hold gigabytes per task.
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(cfg.max_records_per_batch),
+        # Reused workers keep ONNX sessions loaded across tasks.
+        "spark.python.worker.reuse": "true",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+    }
+    if is_local(cfg.master):
+        # Executors must import imgpipe from the interpreter running the driver, not the system python3.
+        conf["spark.pyspark.python"] = sys.executable
+        conf["spark.pyspark.driver.python"] = sys.executable
+        conf["spark.driver.bindAddress"] = "127.0.0.1"
+        conf["spark.driver.host"] = "127.0.0.1"
+        conf["spark.ui.enabled"] = "false"
+    conf.update({k: _conf_value(v) for k, v in cfg.conf.items()})
+    return conf
+
+
+def _conf_value(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def build_session(cfg: SparkConfig) -> SparkSession:
+    conf = spark_conf(cfg)
+    os.environ.setdefault("PYSPARK_PYTHON", conf.get("spark.pyspark.python", sys.executable))
+    builder = SparkSession.builder.master(cfg.master).appName(cfg.app_name)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
+
+
+def cores_per_task(session: SparkSession) -> int:
+    """ONNX Runtime threads per task: the cores each task owns, so tasks x threads never oversubscribe."""
+    return max(1, int(session.conf.get("spark.task.cpus", "1") or 1))
