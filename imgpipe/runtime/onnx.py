@@ -1,0 +1,170 @@
+"""ONNX Runtime sessions for the model stages: loaded once per Python worker and reused.
+
+Stages ship a model *path and sha256* to executors, never a session; ``load_session`` builds the session on
+first use and keeps it in a small per-process LRU (the idea of pyspark's ``ModelCache``). This relies on
+``spark.python.worker.reuse=true`` (Spark's default) so a worker keeps its sessions across tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+
+from imgpipe.errors import ModelError
+
+log = logging.getLogger("imgpipe.runtime")
+
+CPU = "CPUExecutionProvider"
+
+#: Name given to an internal tensor exposed as a graph output (see ``imgpipe.runtime.graph``).
+EXPOSED_PREFIX = "imgpipe_exposed:"
+
+
+@dataclass(frozen=True)
+class ExposedTensor:
+    """An internal tensor to add as a graph output, dequantized when ``scale``/``zero_point`` are given."""
+
+    tensor: str
+    scale: str | None = None
+    zero_point: str | None = None
+
+    @property
+    def output_name(self) -> str:
+        return EXPOSED_PREFIX + self.tensor
+
+
+class SessionCache:
+    """A lock-guarded LRU of sessions. Two models per stage at most, so a handful of slots suffices."""
+
+    def __init__(self, capacity: int = 4) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[Hashable, ort.InferenceSession] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, load: Callable[[], ort.InferenceSession]) -> ort.InferenceSession:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            # Loading under the lock: two threads asking for one model must not build it twice.
+            session = load()
+            self._items[key] = session
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+            return session
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+SESSIONS = SessionCache()
+_warned_providers: set[tuple[str, ...]] = set()
+
+
+def load_session(
+    name: str,
+    path: str | Path,
+    sha256: str,
+    *,
+    providers: Sequence[str] = (CPU,),
+    threads: int | None = None,
+    expose: Sequence[ExposedTensor] = (),
+) -> ort.InferenceSession:
+    """The session for ``path`` (checked against ``sha256``), cached by path, sha and options.
+
+    Args:
+        name: the model's name, used in error messages.
+        threads: intra-op threads; ``None`` lets ONNX Runtime use every core.
+        expose: internal tensors to add as graph outputs before the session is built.
+    """
+    key = (str(path), sha256, tuple(providers), threads, tuple(expose))
+    return SESSIONS.get(key, lambda: _create(name, Path(path), sha256, providers, threads, expose))
+
+
+def _create(
+    name: str,
+    path: Path,
+    sha256: str,
+    providers: Sequence[str],
+    threads: int | None,
+    expose: Sequence[ExposedTensor],
+) -> ort.InferenceSession:
+    data = read_verified(name, path, sha256)
+    if expose:
+        from imgpipe.runtime.graph import expose_tensors  # onnx is only needed for graph edits
+
+        data = expose_tensors(name, data, expose)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or 0
+    # Stages run one model call at a time; parallelism comes from Spark tasks and intra-op threads.
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(data, sess_options=options, providers=usable_providers(providers))
+    except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph errors
+        raise ModelError(f"model {name!r} ({path}) cannot be loaded by ONNX Runtime: {exc}") from exc
+
+
+def read_verified(name: str, path: Path, sha256: str) -> bytes:
+    """The file's bytes, after checking them against the pinned sha256."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"model {name!r}: cannot read {path}: {exc.strerror or exc}") from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise ModelError(f"model {name!r}: expected sha256 {sha256}, but {path} has {actual}")
+    return data
+
+
+def usable_providers(requested: Sequence[str]) -> list[str]:
+    """``requested`` minus the providers this onnxruntime build lacks; CPU when nothing is left."""
+    available = ort.get_available_providers()
+    usable = [p for p in requested if p in available] or [CPU]
+    dropped = [p for p in requested if p not in available]
+    key = tuple(requested)
+    if dropped and key not in _warned_providers:
+        _warned_providers.add(key)
+        log.warning("execution providers %s are not available here; using %s", ", ".join(dropped), usable)
+    return usable
+
+
+def fixed_batch(session: ort.InferenceSession, input_name: str) -> int | None:
+    """The batch size the graph input insists on, or ``None`` when it is dynamic."""
+    dim = input_shape(session, input_name)[0]
+    return dim if isinstance(dim, int) and dim > 0 else None
+
+
+def input_shape(session: ort.InferenceSession, input_name: str) -> list[int | str | None]:
+    for node in session.get_inputs():
+        if node.name == input_name:
+            return list(node.shape)
+    names = [n.name for n in session.get_inputs()]
+    raise ModelError(f"Expected a graph input named {input_name!r}, but the inputs are {names}")
+
+
+def run_chunks(
+    session: ort.InferenceSession,
+    input_name: str,
+    tensors: Sequence[NDArray[np.float32]],
+    outputs: Sequence[str],
+) -> list[dict[str, NDArray[np.generic]]]:
+    """One ``session.run`` per prepared chunk; each result maps output name -> array."""
+    results = []
+    for tensor in tensors:
+        values = session.run(list(outputs), {input_name: tensor})
+        results.append(dict(zip(outputs, values, strict=True)))
+    return results
