@@ -1,0 +1,92 @@
+"""Embed stage: crops (or whole images) -> L2-normalised vectors, batched through the embedding model.
+
+The vector is a graph output or an internal tensor exposed when the session loads (see
+``imgpipe.runtime.graph``); pooled ``[N, C, 1, 1]`` features are flattened to ``[N, C]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+
+from imgpipe.config.inference import EmbedConfig
+from imgpipe.errors import ModelError
+from imgpipe.runtime.models import ResolvedModel, ResolvedModels
+from imgpipe.runtime.onnx import load_session
+from imgpipe.stages.resize import preprocess
+
+
+@dataclass(frozen=True)
+class Embedder:
+    """Callable over a list of HxWx3 uint8 BGR crops; returns (n, dim) L2-normalised vectors."""
+
+    model: ResolvedModel
+    batch_size: int = 32
+    dtype: str = "float32"
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    intra_op_threads: int | None = None
+
+    @classmethod
+    def from_config(cls, cfg: EmbedConfig, resolved: ResolvedModel | ResolvedModels) -> Embedder:
+        model = resolved.embed if isinstance(resolved, ResolvedModels) else resolved
+        if model is None:
+            raise ModelError("Expected a resolved embed model, but resolve_models found none")
+        return cls(model, cfg.batch_size, cfg.dtype, tuple(cfg.providers), cfg.intra_op_threads)
+
+    def with_threads(self, n: int | None) -> Embedder:
+        return replace(self, intra_op_threads=n)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def sha256(self) -> str:
+        return self.model.sha256
+
+    @property
+    def dim(self) -> int:
+        if self.model.dim is None:
+            raise ModelError(f"model {self.model.name!r}: expected a checked model (check_model sets dim)")
+        return self.model.dim
+
+    def __call__(self, crops: Sequence[NDArray[np.uint8]]) -> NDArray[np.floating]:
+        if not crops:
+            return np.zeros((0, self.dim), self.dtype)
+        session = self._session()
+        input_name = self.model.spec.input.name or session.get_inputs()[0].name
+        output = self._output_name()
+        chunk = self.model.batch or self.batch_size
+        parts = []
+        for start in range(0, len(crops), chunk):
+            tensor, _ = preprocess(crops[start : start + chunk], self.model.spec.input)
+            (value,) = session.run([output], {input_name: tensor})
+            parts.append(np.asarray(value, np.float32).reshape(tensor.shape[0], -1))
+        return l2_normalise(np.concatenate(parts)).astype(self.dtype)
+
+    def _output_name(self) -> str:
+        emb = self.model.spec.embedding
+        if emb is not None and emb.output is not None:
+            return emb.output
+        return self.model.exposed[0].output_name
+
+    def _session(self) -> ort.InferenceSession:
+        m = self.model
+        return load_session(
+            m.name,
+            m.local_path(),
+            m.sha256,
+            providers=self.providers,
+            threads=self.intra_op_threads,
+            expose=m.exposed,
+        )
+
+
+def l2_normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    # An all-zero vector (possible after ReLU) stays zero instead of becoming NaN.
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
