@@ -47,9 +47,16 @@ def _validate(raw: RawConfig) -> LoadedConfig:
     try:
         job = JobConfig.model_validate(raw.data)
     except ValidationError as exc:
-        problems = [_render(raw, err) for err in exc.errors()]
+        problems = sorted((_render(raw, err) for err in exc.errors()), key=_line_of)
         raise config_error(raw.source, problems) from None
     return LoadedConfig(job=job, raw=raw)
+
+
+def _line_of(problem: str) -> int:
+    """Sort key: problems read top to bottom in the file; --set and file-level ones go last."""
+    head = problem.split(": ", 1)[0]
+    tail = head.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 1 << 30
 
 
 def config_error(source: str, problems: list[str]) -> ConfigError:

@@ -42,6 +42,13 @@ class RawConfig:
         return self.source
 
 
+    def redact(self, text: str) -> str:
+        """Hide every value that came from ``${ENV}``: hosts behind auth, credentials in ``spark.conf``."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+
 def load_raw(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RawConfig:
     """Read a YAML config file and apply ``--set`` overrides, without validating the schema."""
     p = Path(path)

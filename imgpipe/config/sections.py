@@ -90,6 +90,14 @@ class RunConfig(Section):
     max_error_rate: float = Field(default=0.01, ge=0.0, le=1.0)
     #: Defaults to a UTC timestamp; persisted in every output row.
     run_id: str | None = None
+    #: Unit of resumption: input files per chunk (files and parquet sources). Each chunk is committed on
+    #: its own, so ``imgpipe run --resume`` after a crash recomputes only unfinished chunks.
+    chunk_files: int = Field(default=2000, ge=1)
+    #: Unit of resumption for the HBase source: region splits per chunk.
+    chunk_splits: int = Field(default=64, ge=1)
+    #: Where summary.json, errors/ and the resume manifest go. Defaults to ``sink.path`` for the Parquet
+    #: sink and ``./imgpipe-runs/<table>`` for the HBase sink.
+    report_dir: str | None = None
     #: Decoded pixels a task holds before running the models on them: bounds memory by bytes, whatever
     #: the row count or the image sizes.
     max_batch_bytes: ByteSize = 128 << 20

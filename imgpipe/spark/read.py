@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType
 
@@ -11,35 +11,55 @@ from imgpipe.config.sections import FilesSourceConfig, ParquetSourceConfig
 from imgpipe.errors import SourceError
 
 
-def read_files(spark: SparkSession, cfg: FilesSourceConfig) -> DataFrame:
-    """Spark's ``binaryFile`` reader: any Hadoop filesystem, listing and split sizing done by Spark."""
+def list_files(spark: SparkSession, cfg: FilesSourceConfig) -> list[str]:
+    """Every matching file, sorted so chunks are the same on a resume; only paths are read, not content."""
+    try:
+        listing = _binary_reader(spark, cfg).load(cfg.path).select("path")
+        paths = sorted(row[0] for row in listing.collect())
+    except Exception as exc:
+        raise SourceError(f"files source {cfg.path!r}: {_first_line(exc)}") from exc
+    if not paths:
+        exts = ", ".join(cfg.extensions) or "any"
+        raise SourceError(f"files source {cfg.path!r}: no files found (extensions: {exts})")
+    return paths[: cfg.limit] if cfg.limit else paths
+
+
+def read_files(spark: SparkSession, cfg: FilesSourceConfig, paths: list[str]) -> DataFrame:
+    """Spark's ``binaryFile`` reader: any Hadoop filesystem; Spark sizes the splits."""
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(cfg.max_bytes_per_partition))
+    df = _binary_reader(spark, cfg).load(paths)
+    return df.select(F.col("path").alias(B.KEY), F.col("content").alias(B.IMAGE))
+
+
+def _binary_reader(spark: SparkSession, cfg: FilesSourceConfig) -> DataFrameReader:
     reader = spark.read.format("binaryFile").option("recursiveFileLookup", str(cfg.recursive).lower())
     if cfg.extensions:
         reader = reader.option("pathGlobFilter", extension_glob(cfg.extensions))
-    try:
-        df = reader.load(cfg.path)
-    except Exception as exc:
-        raise SourceError(f"files source {cfg.path!r}: {_first_line(exc)}") from exc
-    df = df.select(F.col("path").alias(B.KEY), F.col("content").alias(B.IMAGE))
-    return df.limit(cfg.limit) if cfg.limit else df
+    return reader
 
 
 def extension_glob(extensions: list[str]) -> str:
     """``*.{[jJ][pP][gG],[pP][nN][gG]}``: Hadoop globs are case-sensitive, file names are not."""
+
     def nocase(ext: str) -> str:
         return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in ext)
 
     return "*.{" + ",".join(nocase(e) for e in extensions) + "}"
 
 
-def read_parquet(spark: SparkSession, cfg: ParquetSourceConfig) -> DataFrame:
-    spark.conf.set("spark.sql.files.maxPartitionBytes", str(cfg.max_bytes_per_partition))
+def list_parquet_files(spark: SparkSession, cfg: ParquetSourceConfig) -> list[str]:
     try:
         df = spark.read.parquet(*cfg.paths)
     except Exception as exc:
         raise SourceError(f"parquet source {cfg.paths}: {_first_line(exc)}") from exc
     _check_columns(df, cfg)
+    return sorted(df.inputFiles())
+
+
+def read_parquet(spark: SparkSession, cfg: ParquetSourceConfig, files: list[str]) -> DataFrame:
+    """``spark.read.parquet``: partitions follow files and row groups, capped by max_bytes_per_partition."""
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(cfg.max_bytes_per_partition))
+    df = spark.read.parquet(*files)
     cols = [F.col(cfg.key_column).alias(B.KEY), F.col(cfg.image_column).alias(B.IMAGE)]
     cols += [F.col(name) for name in cfg.passthrough]
     df = df.select(*cols)

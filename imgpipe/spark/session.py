@@ -42,6 +42,9 @@ def _conf_value(value: object) -> str:
 def build_session(cfg: SparkConfig) -> SparkSession:
     conf = spark_conf(cfg)
     os.environ.setdefault("PYSPARK_PYTHON", conf.get("spark.pyspark.python", sys.executable))
+    if is_local(cfg.master):
+        # Without it Spark resolves the hostname and may bind to an interface other than loopback.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.master(cfg.master).appName(cfg.app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
