@@ -1,0 +1,91 @@
+"""ONNX Runtime sessions: one per process per (path, sha, options), provider fallback, sha check at load."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from onnx_models import canned_outputs, quantized_embedder, sha256
+
+from imgpipe.errors import ModelError
+from imgpipe.runtime import onnx as rt
+from imgpipe.runtime.graph import expose_tensors
+from imgpipe.runtime.onnx import ExposedTensor, SessionCache, load_session
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    return canned_outputs(tmp_path / "m.onnx", {"out": np.ones((1, 2))})
+
+
+def test_sessions_are_loaded_once_and_reused(model: Path) -> None:
+    first = load_session("m", model, sha256(model), threads=1)
+    assert load_session("m", str(model), sha256(model), threads=1) is first
+    assert load_session("m", model, sha256(model), threads=2) is not first
+
+
+def test_cache_evicts_the_least_recently_used() -> None:
+    cache = SessionCache(capacity=2)
+    loads: list[str] = []
+
+    def loader(key: str) -> object:
+        loads.append(key)
+        return object()
+
+    for key in ["a", "b", "a", "c", "a", "b"]:
+        cache.get(key, lambda key=key: loader(key))  # type: ignore[misc]
+    assert loads == ["a", "b", "c", "b"] and len(cache) == 2
+
+
+def test_wrong_sha_is_refused_at_load(model: Path) -> None:
+    with pytest.raises(ModelError, match=r"model 'm': expected sha256 f{64}, but .*m.onnx has"):
+        load_session("m", model, "f" * 64)
+
+
+def test_unreadable_model_is_a_model_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"junk")
+    with pytest.raises(ModelError, match=r"model 'junk' .* cannot be loaded by ONNX Runtime"):
+        load_session("junk", junk, sha256(junk))
+
+
+def test_unavailable_providers_fall_back_to_cpu_with_one_log_line(
+    model: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rt, "_warned_providers", set())
+    wanted = ("CUDAExecutionProvider", "CPUExecutionProvider")
+    with caplog.at_level(logging.WARNING, logger="imgpipe.runtime"):
+        for threads in (1, 2):
+            session = load_session("m", model, sha256(model), providers=wanted, threads=threads)
+            assert session.get_providers() == ["CPUExecutionProvider"]
+    records = [r for r in caplog.records if r.name == "imgpipe.runtime"]
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert records == []
+    else:
+        assert len(records) == 1 and "CUDAExecutionProvider" in records[0].getMessage()
+
+
+def test_only_unavailable_providers_still_run_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rt, "_warned_providers", set())
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert rt.usable_providers(["TensorrtExecutionProvider"]) == ["CPUExecutionProvider"]
+
+
+def test_expose_needs_opset_10_to_dequantize(tmp_path: Path) -> None:
+    import onnx
+
+    path = quantized_embedder(tmp_path / "q.onnx", 1.0, 0)
+    model = onnx.load(str(path))
+    model.opset_import[0].version = 9
+    with pytest.raises(ModelError, match=r"'q': expected opset >= 10.*opset 9"):
+        expose_tensors("q", model.SerializeToString(), [ExposedTensor("feat_q", "feat_scale", "feat_zp")])
+
+
+def test_exposed_output_keeps_the_original_outputs(tmp_path: Path) -> None:
+    path = quantized_embedder(tmp_path / "q.onnx", 1.0, 0)
+    item = ExposedTensor("feat_q", "feat_scale", "feat_zp")
+    session = load_session("q", path, sha256(path), expose=[item])
+    assert [o.name for o in session.get_outputs()] == ["logits", item.output_name]
