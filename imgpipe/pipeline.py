@@ -242,7 +242,7 @@ def _objects_column(rows: list[_Row], list_type: pa.DataType, dtype: str) -> pa.
         children.append(_vectors(vecs, struct_type.field("embedding").type, dtype))
     structs = pa.StructArray.from_arrays(children, fields=list(struct_type))
     offsets = np.concatenate([[0], np.cumsum([len(r.crops) for r in rows])]).astype(np.int32)
-    mask = pa.array([not r.ok for r in rows])
+    mask = pa.array([not r.ok for r in rows], pa.bool_())
     return pa.ListArray.from_arrays(pa.array(offsets), structs, type=list_type, mask=mask)
 
 
@@ -254,5 +254,5 @@ def _vectors(vecs: Sequence[np.ndarray | None], arrow_type: pa.DataType, dtype: 
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
     present = [np.asarray(v, np.float32) for v in vecs if v is not None]
     flat = np.concatenate(present) if present else np.zeros(0, np.float32)
-    mask = pa.array([v is None for v in vecs])
+    mask = pa.array([v is None for v in vecs], pa.bool_())
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float32()), type=arrow_type, mask=mask)
