@@ -33,6 +33,6 @@ fi
 exec java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
   --add-opens java.base/java.lang=ALL-UNNAMED --add-opens java.base/java.nio=ALL-UNNAMED \
   -Dorg.apache.hbase.thirdparty.io.netty.tryReflectionSetAccessible=true \
-  -Dorg.apache.logging.log4j.level=WARN -Dhbase.root.logger=WARN,console \
+  -Dlog4j2.configurationFile="$HBASE_SCRIPTS/log4j2-client.properties" \
   "${EXTRA[@]}" -Dhbase.client.retries.number=5 \
   -cp "$CONF_CP$HBASE_CP:$TARGET/classes" CreateTable "$1" "$2" "$MAX_VERSIONS" "${@:3}"
