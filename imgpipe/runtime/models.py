@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import yaml
@@ -170,17 +171,17 @@ def _copy(name: str, source: str, target: Path, sha256: str) -> bool:
         tmp.unlink(missing_ok=True)
 
 
-def _stream(name: str, source: str, out: object) -> bool:
+def _stream(name: str, source: str, out: BinaryIO) -> bool:
     if "://" not in source:
         path = Path(source).expanduser()
         if not path.is_file():
             return False
         with path.open("rb") as src:
-            shutil.copyfileobj(src, out)  # type: ignore[arg-type]
+            shutil.copyfileobj(src, out)
         return True
     try:
         with urllib.request.urlopen(source, timeout=DOWNLOAD_TIMEOUT_S) as resp:  # noqa: S310 - pinned URLs
-            shutil.copyfileobj(resp, out)  # type: ignore[arg-type]
+            shutil.copyfileobj(resp, out)
         return True
     except urllib.error.HTTPError as exc:
         if exc.code == 404:

@@ -56,7 +56,10 @@ def embedder(model: str = "mobilenetv2-int8") -> Embedder:
 COCO = (MODELS / "coco_classes.txt").read_text().split("\n")
 
 
-def reference_detect(image: np.ndarray, threshold: float = 0.3, iou: float = 0.45) -> list[tuple[str, float, np.ndarray]]:
+Found = list[tuple[str, float, np.ndarray]]
+
+
+def reference_detect(image: np.ndarray, threshold: float = 0.3, iou: float = 0.45) -> Found:
     h, w = image.shape[:2]
     r = min(416 / h, 416 / w)
     resized = cv2.resize(image, (int(w * r), int(h * r)), interpolation=cv2.INTER_LINEAR)
@@ -98,7 +101,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def assert_matches_reference(det: Detections, reference: list[tuple[str, float, np.ndarray]]) -> None:
+def assert_matches_reference(det: Detections, reference: Found) -> None:
     assert len(det) == len(reference)
     for name, score, box in reference:
         same = [i for i, n in enumerate(det.label_names) if n == name and abs(det.scores[i] - score) < 1e-3]

@@ -28,7 +28,9 @@ def save(model: onnx.ModelProto, path: Path) -> Path:
     return path
 
 
-def make_model(nodes: list[Any], inputs: list[Any], outputs: list[Any], inits: list[Any], opset: int = OPSET) -> onnx.ModelProto:
+def make_model(
+    nodes: list[Any], inputs: list[Any], outputs: list[Any], inits: list[Any], opset: int = OPSET
+) -> onnx.ModelProto:
     graph = helper.make_graph(nodes, "tiny", inputs, outputs, initializer=inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=IR_VERSION)
 

@@ -118,7 +118,8 @@ def test_wrong_sha256_names_the_model(env: Env) -> None:
 
 def test_missing_model_names_the_model_and_where_it_looked(env: Env) -> None:
     (env.mirror / "tiny_det.onnx").unlink()
-    with pytest.raises(ModelError, match=r"'tiny-det': tiny_det.onnx not found: not in the cache .*not in the mirror"):
+    message = r"'tiny-det': tiny_det.onnx not found: not in the cache .*not in the mirror"
+    with pytest.raises(ModelError, match=message):
         resolve_models(job(detect={"model": "tiny-det"}))
 
 
@@ -167,7 +168,8 @@ def test_own_model_by_path_with_inline_spec(env: Env) -> None:
 
 
 def test_a_detector_cannot_embed(env: Env) -> None:
-    with pytest.raises(ModelError, match=r"embed.model: expected an embedding model, but 'tiny-det' has adapter 'yolox'"):
+    message = r"embed.model: expected an embedding model, but 'tiny-det' has adapter 'yolox'"
+    with pytest.raises(ModelError, match=message):
         resolve_models(job(embed={"model": "tiny-det"}))
 
 
@@ -184,7 +186,8 @@ def test_the_shipped_registry_pins_the_real_models(monkeypatch: pytest.MonkeyPat
     assert DEFAULT_REGISTRY == Path(__file__).resolve().parents[2] / "models" / "registry.yaml"
     yolox, mobilenet = registry.models["yolox-nano"], registry.models["mobilenetv2-int8"]
     assert yolox.sha256.startswith("695e750a") and "/0f785c070ce8da070aeaeef46c0da7904ff7012e/" in str(yolox.url)
-    assert mobilenet.sha256.startswith("cc028fe6") and "/b1eeaa1ac722dcc1cd1a8284bde34393dab61c3d/" in str(mobilenet.url)
+    assert mobilenet.sha256.startswith("cc028fe6")
+    assert "/b1eeaa1ac722dcc1cd1a8284bde34393dab61c3d/" in str(mobilenet.url)
     assert mobilenet.spec.embedding is not None and mobilenet.spec.embedding.tensor == "472_quantized"
     assert registry.files["coco-classes"].sha256.startswith("bd17f1ee")
 
@@ -226,3 +229,27 @@ def test_cli_verify_missing_and_unknown(env: Env) -> None:
 @pytest.mark.parametrize("command", list(models_cli.commands.values()), ids=lambda c: c.name)
 def test_commands_have_help(command: Any) -> None:
     assert command.help
+
+
+def test_yaml_sections_with_inline_spec_and_providers() -> None:
+    from imgpipe.config import parse_config
+
+    text = """
+source: {type: files, path: in}
+sink: {type: parquet, path: out}
+detect:
+  model: ./my.onnx
+  score_threshold: 0.25
+  classes: [person]
+  providers: [CUDAExecutionProvider, CPUExecutionProvider]
+  spec:
+    adapter: yolov8
+    labels: [person, dog]
+    input: {size: [640, 640], channels: rgb, scale: 0.0039215686, resize: letterbox_center}
+crop: {top_k: 5, min_size: 32}
+embed: {model: mobilenetv2-int8, dtype: float16}
+"""
+    cfg = parse_config(text).job
+    assert cfg.detect is not None and cfg.detect.spec is not None
+    assert cfg.detect.spec.input.size == (640, 640) and cfg.detect.providers[0] == "CUDAExecutionProvider"
+    assert cfg.embed is not None and cfg.embed.model == "mobilenetv2-int8" and cfg.embed.dtype == "float16"
