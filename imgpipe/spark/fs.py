@@ -59,3 +59,38 @@ def read_text(spark: SparkSession, path: str) -> str | None:
         return "\n".join(lines)
     finally:
         stream.close()
+
+
+def list_files(spark: SparkSession, pattern: str, recursive: bool) -> list[tuple[str, int]]:
+    """(path, length) of every file under a path or glob, zero-length ones included.
+
+    Spark's own file scan silently drops zero-length files, so a source that must account for every
+    input lists them here, as Spark would (hidden ``_``/``.`` names skipped), and reads them itself.
+    """
+    fs, hpath = _fs_path(spark, pattern)
+    statuses = fs.globStatus(hpath) or []
+    found: list[tuple[str, int]] = []
+    for status in statuses:
+        if status.isDirectory():
+            found.extend(_walk(fs, status.getPath(), recursive))
+        elif not _hidden(status.getPath().getName()):
+            found.append((status.getPath().toString(), int(status.getLen())))
+    return found
+
+
+def _walk(fs: Any, directory: Any, recursive: bool) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    for status in fs.listStatus(directory):
+        name = status.getPath().getName()
+        if _hidden(name):
+            continue
+        if status.isDirectory():
+            if recursive:
+                out.extend(_walk(fs, status.getPath(), recursive))
+        else:
+            out.append((status.getPath().toString(), int(status.getLen())))
+    return out
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(("_", ".")) and not name.startswith("_=")

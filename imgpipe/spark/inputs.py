@@ -27,10 +27,10 @@ class FilesInput:
         return f"files {self.cfg.path}"
 
     def plan(self, spark: SparkSession) -> list[Any]:
-        return list(read.list_files(spark, self.cfg))
+        return [list(f) for f in read.list_files(spark, self.cfg)]
 
     def read(self, spark: SparkSession, units: list[Any]) -> DataFrame:
-        return read.read_files(spark, self.cfg, units)
+        return read.read_files(spark, self.cfg, [(p, n) for p, n in units])
 
 
 class ParquetInput:

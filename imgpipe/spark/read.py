@@ -2,49 +2,45 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, DataFrameReader, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import BinaryType
+from pyspark.sql.types import BinaryType, StringType, StructField, StructType
 
 from imgpipe import batch as B
 from imgpipe.config.sections import FilesSourceConfig, ParquetSourceConfig
 from imgpipe.errors import SourceError
+from imgpipe.spark import fs
 
 
-def list_files(spark: SparkSession, cfg: FilesSourceConfig) -> list[str]:
-    """Every matching file, sorted so chunks are the same on a resume; only paths are read, not content."""
+def list_files(spark: SparkSession, cfg: FilesSourceConfig) -> list[tuple[str, int]]:
+    """Every matching file as (path, length), sorted so chunks are the same on a resume."""
     try:
-        listing = _binary_reader(spark, cfg).load(cfg.path).select("path")
-        paths = sorted(row[0] for row in listing.collect())
+        listed = fs.list_files(spark, cfg.path, cfg.recursive)
     except Exception as exc:
         raise SourceError(f"files source {cfg.path!r}: {_first_line(exc)}") from exc
-    if not paths:
-        exts = ", ".join(cfg.extensions) or "any"
-        raise SourceError(f"files source {cfg.path!r}: no files found (extensions: {exts})")
-    return paths[: cfg.limit] if cfg.limit else paths
+    exts = tuple(f".{e}" for e in cfg.extensions)
+    files = sorted((p, n) for p, n in listed if not exts or p.lower().endswith(exts))
+    if not files:
+        shown = ", ".join(cfg.extensions) or "any"
+        raise SourceError(f"files source {cfg.path!r}: no files found (extensions: {shown})")
+    return files[: cfg.limit] if cfg.limit else files
 
 
-def read_files(spark: SparkSession, cfg: FilesSourceConfig, paths: list[str]) -> DataFrame:
-    """Spark's ``binaryFile`` reader: any Hadoop filesystem; Spark sizes the splits."""
+def read_files(spark: SparkSession, cfg: FilesSourceConfig, files: list[tuple[str, int]]) -> DataFrame:
+    """Spark's ``binaryFile`` reader for the files of one chunk; Spark sizes the splits.
+
+    Zero-length files are added as rows with empty bytes: Spark's scan skips them, and an empty
+    upload must show up in ``errors`` rather than vanish.
+    """
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(cfg.max_bytes_per_partition))
-    df = _binary_reader(spark, cfg).load(paths)
-    return df.select(F.col("path").alias(B.KEY), F.col("content").alias(B.IMAGE))
-
-
-def _binary_reader(spark: SparkSession, cfg: FilesSourceConfig) -> DataFrameReader:
-    reader = spark.read.format("binaryFile").option("recursiveFileLookup", str(cfg.recursive).lower())
-    if cfg.extensions:
-        reader = reader.option("pathGlobFilter", extension_glob(cfg.extensions))
-    return reader
-
-
-def extension_glob(extensions: list[str]) -> str:
-    """``*.{[jJ][pP][gG],[pP][nN][gG]}``: Hadoop globs are case-sensitive, file names are not."""
-
-    def nocase(ext: str) -> str:
-        return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in ext)
-
-    return "*.{" + ",".join(nocase(e) for e in extensions) + "}"
+    paths = [p for p, n in files if n > 0]
+    empty = [(p, b"") for p, n in files if n == 0]
+    schema = StructType([StructField(B.KEY, StringType()), StructField(B.IMAGE, BinaryType())])
+    df = spark.createDataFrame(empty, schema)
+    if paths:
+        scanned = spark.read.format("binaryFile").load(paths)
+        df = scanned.select(F.col("path").alias(B.KEY), F.col("content").alias(B.IMAGE)).unionByName(df)
+    return df
 
 
 def list_parquet_files(spark: SparkSession, cfg: ParquetSourceConfig) -> list[str]:

@@ -1,0 +1,183 @@
+"""The core job on a real local Spark: files and Parquet sources, bad input, outputs, chunks and resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyspark.sql import SparkSession
+
+from imgpipe import batch as B
+from imgpipe.spark import job as job_module
+from tests.helpers import SHARED_IMAGES
+from tests.integration.conftest import read_rows, run_config
+
+MODELS = """
+detect: {model: yolox-nano, score_threshold: 0.3}
+crop: {top_k: 5, min_size: 16, whole_image: true}
+embed: {model: mobilenetv2-int8}
+"""
+
+
+def files_config(src: Path, out: Path, extra: str = "") -> str:
+    return f"source: {{type: files, path: '{src}'}}\nsink: {{type: parquet, path: '{out}', mode: overwrite}}\n" + extra
+
+
+def by_key(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r[B.KEY]: r for r in rows}
+
+
+@pytest.fixture(scope="module")
+def files_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    out = tmp_path_factory.mktemp("files-run")
+    report = run_config(spark, files_config(SHARED_IMAGES, out, MODELS))
+    return report, out
+
+
+def test_files_run_has_one_row_per_image_and_a_summary(files_run: tuple[Any, Path]) -> None:
+    report, out = files_run
+    rows = read_rows(out / "results")
+    assert len(rows) == 16 == report.images_read == report.images_ok
+    assert {Path(r[B.KEY]).name for r in rows} == {p.name for p in SHARED_IMAGES.iterdir() if p.suffix != ".md"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images_read"] == 16 and summary["images_failed"] == 0 and summary["status"] == "succeeded"
+    assert summary["models"]["detect"]["sha256"].startswith("695e750a")
+    dog = next(r for r in rows if r[B.KEY].endswith("dog.jpg"))
+    assert (dog[B.WIDTH], dog[B.HEIGHT]) == (768, 576)
+    assert {"dog", "bicycle", "car"} <= {o["label_name"] for o in dog[B.OBJECTS]}
+    assert read_rows(out / "errors") == []
+
+
+def test_parquet_copy_gives_identical_results(
+    spark: SparkSession, files_run: tuple[Any, Path], tmp_path: Path
+) -> None:
+    _, out = files_run
+    files_rows = by_key(read_rows(out / "results"))
+    keys = sorted(files_rows)
+    table = pa.table(
+        {
+            "id": keys,
+            "jpeg": [Path(k.removeprefix("file:")).read_bytes() for k in keys],
+            "sku": [f"sku-{i}" for i in range(len(keys))],
+        }
+    )
+    src = tmp_path / "images.parquet"
+    pq.write_table(table, src, row_group_size=5)
+    config = (
+        f"source: {{type: parquet, path: '{src}', key_column: id, image_column: jpeg, passthrough: [sku]}}\n"
+        f"sink: {{type: parquet, path: '{tmp_path / 'out'}'}}\n" + MODELS
+    )
+    report = run_config(spark, config)
+    assert report.images_ok == 16
+    parquet_rows = by_key(read_rows(tmp_path / "out" / "results"))
+    assert sorted(parquet_rows) == keys
+    for key in keys:
+        a, b = files_rows[key], parquet_rows[key]
+        assert b["sku"].startswith("sku-")
+        for col in (B.WIDTH, B.HEIGHT, B.STATUS, B.OBJECTS, B.IMAGE_EMBEDDING):
+            assert a[col] == b[col], f"{key}: {col} differs between the files and the Parquet source"
+
+
+def test_bad_files_are_recorded_and_the_job_goes_on(spark: SparkSession, tmp_path: Path) -> None:
+    src = tmp_path / "mixed"
+    src.mkdir()
+    for name in ("dog.jpg", "person.jpg", "skimage_coffee.png"):
+        shutil.copy(SHARED_IMAGES / name, src / name)
+    (src / "zero.jpg").write_bytes(b"")
+    dog = (SHARED_IMAGES / "dog.jpg").read_bytes()
+    (src / "truncated.jpg").write_bytes(dog[: len(dog) // 2])
+    (src / "notes.jpg").write_text("this is a text file, not a photo\n")
+    (src / "ignored.txt").write_text("not an image extension, never read")
+
+    report = run_config(spark, files_config(src, tmp_path / "out", "run: {max_error_rate: 0.6}\n"))
+    assert (report.images_read, report.images_ok, report.images_failed) == (6, 3, 3)
+    assert report.errors_by_reason == {"empty": 1, "undecodable": 1, "unsupported_format": 1}
+    assert not report.error_rate_exceeded
+    errors = {Path(r[B.KEY]).name: r for r in read_rows(tmp_path / "out" / "errors")}
+    assert {n: e[B.ERROR_REASON] for n, e in errors.items()} == {
+        "zero.jpg": "empty",
+        "truncated.jpg": "undecodable",
+        "notes.jpg": "unsupported_format",
+    }
+    assert all(e[B.ERROR_STAGE] == "decode" and e[B.ERROR] for e in errors.values())
+    results = by_key(read_rows(tmp_path / "out" / "results"))
+    assert sum(r[B.STATUS] == "ok" for r in results.values()) == 3
+
+    strict = run_config(spark, files_config(src, tmp_path / "out2", "run: {max_error_rate: 0.1}\n"))
+    assert strict.error_rate_exceeded and strict.images_failed == 3
+
+
+def test_explode_gives_one_row_per_object(spark: SparkSession, tmp_path: Path) -> None:
+    src = tmp_path / "two"
+    src.mkdir()
+    shutil.copy(SHARED_IMAGES / "dog.jpg", src)
+    (src / "zero.png").write_bytes(b"")
+    extra = MODELS + "run: {max_error_rate: 1.0}\n"
+    report = run_config(spark, files_config(src, tmp_path / "out", extra), ("sink.explode=true",))
+    rows = read_rows(tmp_path / "out" / "results")
+    dog_rows = [r for r in rows if r[B.KEY].endswith("dog.jpg")]
+    assert len(dog_rows) >= 3 and {r["object_index"] for r in dog_rows} == set(range(len(dog_rows)))
+    assert all(len(r["embedding"]) == 1280 and r["label_name"] for r in dog_rows)
+    zero = [r for r in rows if r[B.KEY].endswith("zero.png")]
+    assert len(zero) == 1 and zero[0]["object_index"] is None and zero[0][B.STATUS] == "error"
+    assert report.images_read == 2 and report.images_failed == 1
+
+
+def test_partition_by_and_append(spark: SparkSession, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = files_config(SHARED_IMAGES, out, "source: {type: files, path: '%s', limit: 4}\n" % SHARED_IMAGES)
+    config = config.replace(f"source: {{type: files, path: '{SHARED_IMAGES}'}}\n", "", 1)
+    run_config(spark, config, ("sink.partition_by=[status]", "run.run_id=first"))
+    run_config(spark, config, ("sink.partition_by=[status]", "sink.mode=append", "run.run_id=second"))
+    assert (out / "results").exists()
+    partitions = {p.name for p in (out / "results").glob("chunk=*/status=*")}
+    assert partitions == {"status=ok"}
+    rows = read_rows(out / "results")
+    assert sorted({r[B.RUN_ID] for r in rows}) == ["first", "second"] and len(rows) == 8
+
+
+def test_interrupted_run_resumes_without_recomputing(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    config = files_config(SHARED_IMAGES, out, "run: {chunk_files: 5}\n")
+    real = job_module._run_chunk
+    calls: list[str] = []
+
+    def crash_on_third(*args: Any) -> int:
+        calls.append(args[-1])
+        if len(calls) == 3:
+            raise RuntimeError("driver lost")
+        return real(*args)
+
+    monkeypatch.setattr(job_module, "_run_chunk", crash_on_third)
+    with pytest.raises(RuntimeError, match="driver lost"):
+        run_config(spark, config)
+    monkeypatch.setattr(job_module, "_run_chunk", real)
+    report = run_config(spark, config, resume=True)
+    assert report.chunks_total == 4 and report.chunks_skipped == 2
+    rows = read_rows(out / "results")
+    keys = [r[B.KEY] for r in rows]
+    assert len(keys) == len(set(keys)) == 16 == report.images_read
+    assert len({r[B.RUN_ID] for r in rows}) == 1
+
+
+def test_resume_refuses_a_changed_config(spark: SparkSession, tmp_path: Path) -> None:
+    from imgpipe.errors import ImgpipeError
+
+    out = tmp_path / "out"
+    run_config(spark, files_config(SHARED_IMAGES, out, "run: {chunk_files: 8}\n"))
+    with pytest.raises(ImgpipeError, match="different source, sink or model"):
+        run_config(spark, files_config(SHARED_IMAGES, out, "run: {chunk_files: 8}\n"), ("sink.explode=true",), True)
+
+
+def test_embeddings_are_unit_vectors(files_run: tuple[Any, Path]) -> None:
+    _, out = files_run
+    for row in read_rows(out / "results"):
+        assert abs(np.linalg.norm(np.array(row[B.IMAGE_EMBEDDING])) - 1) < 1e-4
