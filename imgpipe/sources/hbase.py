@@ -10,6 +10,9 @@ them in a ``mapInArrow`` closure. A Thrift failure mid-scan (gateway restart, co
 expired scanner) reconnects with exponential backoff and resumes just after the last row key read:
 no row is emitted twice or skipped.
 
+Only the image and passthrough cells are scanned, so a row holding none of them is not returned; a
+row with passthrough cells but no image comes out with a null ``image``.
+
 With ``min_timestamp`` the scan runs in two phases per chunk: a key-only scan (``KeyOnlyFilter``,
 no image bytes cross the wire) finds rows whose image cell is new enough, then ``getRows`` fetches
 only those. Thrift1 scans cannot filter by a minimum timestamp on the server.

@@ -181,7 +181,8 @@ def test_min_timestamp_fetches_only_new_rows() -> None:
 
 
 def result_batch(n_objects: list[int], dim: int = 3) -> pa.RecordBatch:
-    fields = [pa.field(col.KEY, pa.binary()), *col.result_fields(detect=True, embed=True, image_embedding=True)]
+    fields = [pa.field(col.KEY, pa.binary()), *col.result_fields(detect=True, embed=True, image_embedding=True),
+              pa.field(col.RUN_ID, pa.string())]  # fmt: skip
     rows = []
     for i, n in enumerate(n_objects):
         objects = [
@@ -206,7 +207,7 @@ def test_encode_writes_every_qualifier_and_round_trips() -> None:
     assert back["width"] == 10 and back["status"] == "ok" and back["error"] is None
     assert back["objects"][1]["box"] == [0.0, 1.0, 2.0, 3.5] and back["objects"][1]["label_name"] == "l1"
     assert np.array_equal(back["objects"][1]["embedding"], np.array([0, 1, 0.25], "<f4"))
-    assert back["detect_model"] == {"name": "det", "sha256": "ab"}
+    assert back["detect_model"] == {"name": "det", "sha256": "ab"} and back["run_id"] == "run-1"
 
 
 def test_encode_without_model_columns_writes_empty_cells() -> None:
