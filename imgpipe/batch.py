@@ -34,6 +34,7 @@ REASON_UNSUPPORTED = "unsupported_format"
 REASON_TOO_LARGE = "too_large"
 REASON_TOO_SMALL = "too_small"
 REASON_NO_OBJECTS = "no_objects"
+REASON_DUPLICATE_KEY = "duplicate_key"
 REASON_INTERNAL = "internal"
 
 BOX_TYPE = pa.struct(

@@ -18,6 +18,7 @@ class RunReport:
     images_ok: int = 0
     images_failed: int = 0
     errors_by_reason: dict[str, int] = field(default_factory=dict)
+    duplicate_keys: int = 0
     wall_seconds: float = 0.0
     max_error_rate: float = 0.0
     chunks_total: int = 0
@@ -58,6 +59,7 @@ class RunReport:
             f"  images ok     {self.images_ok}",
             f"  images failed {self.images_failed} ({self.error_rate:.2%}; limit {self.max_error_rate:.2%})"
             f"  reasons: {reasons}",
+            *([f"  duplicate keys {self.duplicate_keys} (each processed; listed in errors)"] if self.duplicate_keys else []),
             f"  read tasks    {self.read_tasks}"
             + (f"  chunks {self.chunks_total} ({self.chunks_skipped} skipped, already done)" if self.chunks_total else ""),
             f"  wall time     {self.wall_seconds:.1f} s  ({self.images_per_second:.1f} images/s)",

@@ -22,7 +22,7 @@ from imgpipe.config import LoadedConfig
 from imgpipe.config.job import JobConfig
 from imgpipe.pipeline import Pipeline
 from imgpipe.report import RunReport
-from imgpipe.spark import chunks, fs
+from imgpipe.spark import chunks, fs, write
 from imgpipe.spark.inputs import Input, make_input
 from imgpipe.spark.outputs import Output, make_output
 from imgpipe.spark.session import build_session, cores_per_task
@@ -113,14 +113,21 @@ def fused_pass(df: DataFrame, pipeline: Pipeline, threads: int) -> DataFrame:
 
 
 def _finish(spark: SparkSession, out: Output, report: RunReport, started: float, loaded: LoadedConfig) -> None:
-    counts = out.status_counts(spark, report.run_id)
+    rows = out.ledger(spark, report.run_id).cache()
+    counts = write.status_counts(rows)
     report.images_ok = sum(n for (status, _), n in counts.items() if status == B.STATUS_OK)
     report.images_failed = sum(n for (status, _), n in counts.items() if status != B.STATUS_OK)
     report.images_read = report.images_ok + report.images_failed
     report.errors_by_reason = {
         str(reason): n for (status, reason), n in counts.items() if status != B.STATUS_OK
     }
-    out.write_errors(spark, report.run_id)
+    duplicates = write.duplicate_keys(rows).cache()
+    report.duplicate_keys = duplicates.count()
+    if report.duplicate_keys:
+        log.warning("%d keys appear more than once in the input; listed in %s", report.duplicate_keys, out.errors_path)
+    write.write_errors(rows, duplicates, out.errors_path, report.run_id, out.errors_mode)
+    rows.unpersist()
+    duplicates.unpersist()
     report.outputs = out.locations()
     report.wall_seconds = time.monotonic() - started
     report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -20,11 +20,14 @@ class Output(Protocol):
 
     @property
     def summary_path(self) -> str: ...
+    @property
+    def errors_path(self) -> str: ...
+    @property
+    def errors_mode(self) -> str: ...
     def describe(self) -> str: ...
     def prepare(self, spark: SparkSession) -> None: ...
     def write_chunk(self, spark: SparkSession, df: DataFrame, name: str) -> None: ...
-    def status_counts(self, spark: SparkSession, run_id: str) -> dict[tuple[str, str | None], int]: ...
-    def write_errors(self, spark: SparkSession, run_id: str) -> None: ...
+    def ledger(self, spark: SparkSession, run_id: str) -> DataFrame: ...
     def locations(self) -> dict[str, str]: ...
 
 
@@ -41,6 +44,10 @@ class ReportFiles:
     @property
     def errors_path(self) -> str:
         return self.report_dir + "/errors"
+
+    @property
+    def errors_mode(self) -> str:
+        return "overwrite"
 
 
 class ParquetOutput(ReportFiles):
@@ -61,11 +68,12 @@ class ParquetOutput(ReportFiles):
         # Overwrite the chunk's own directory: a resumed chunk replaces any partial earlier attempt.
         write.write_results(df, self.cfg, f"{self.results}/{name}", "overwrite")
 
-    def status_counts(self, spark: SparkSession, run_id: str) -> dict[tuple[str, str | None], int]:
-        return write.status_counts(spark, self.results, run_id)
+    def ledger(self, spark: SparkSession, run_id: str) -> DataFrame:
+        return write.ledger(spark, self.results, run_id)
 
-    def write_errors(self, spark: SparkSession, run_id: str) -> None:
-        write.write_errors(spark, self.results, self.errors_path, run_id, self.cfg.mode)
+    @property
+    def errors_mode(self) -> str:
+        return self.cfg.mode
 
     def locations(self) -> dict[str, str]:
         return {"results": self.results, "errors": self.errors_path, "summary": self.summary_path}

@@ -51,16 +51,29 @@ def one_row_per_image(df: DataFrame) -> DataFrame:
     return df
 
 
-def status_counts(spark: SparkSession, path: str, run_id: str) -> dict[tuple[str, str | None], int]:
-    """Counts per (status, reason), read back from what was committed rather than counted in flight."""
+def ledger(spark: SparkSession, path: str, run_id: str) -> DataFrame:
+    """One narrow row per image of this run, read back from what was committed (never counted in flight)."""
     df = one_row_per_image(spark.read.parquet(path)).filter(F.col(B.RUN_ID) == run_id)
-    rows = df.groupBy(B.STATUS, B.ERROR_REASON).count().collect()
-    return {(r[B.STATUS], r[B.ERROR_REASON]): int(r["count"]) for r in rows}
+    return df.select(B.KEY, B.STATUS, B.ERROR_STAGE, B.ERROR_REASON, B.ERROR, B.RUN_ID)
 
 
-def write_errors(spark: SparkSession, results: str, errors: str, run_id: str, mode: str) -> None:
-    df = one_row_per_image(spark.read.parquet(results))
-    failed = df.filter((F.col(B.RUN_ID) == run_id) & (F.col(B.STATUS) == B.STATUS_ERROR))
-    failed.select(B.KEY, B.ERROR_STAGE, B.ERROR_REASON, B.ERROR, B.RUN_ID).coalesce(1).write.mode(
-        "append" if mode == "append" else "overwrite"
-    ).parquet(errors)
+def status_counts(rows: DataFrame) -> dict[tuple[str, str | None], int]:
+    counted = rows.groupBy(B.STATUS, B.ERROR_REASON).count().collect()
+    return {(r[B.STATUS], r[B.ERROR_REASON]): int(r["count"]) for r in counted}
+
+
+def duplicate_keys(rows: DataFrame) -> DataFrame:
+    """Keys seen more than once in the input: each row was processed, but a key should name one image."""
+    dups = rows.groupBy(B.KEY).count().filter(F.col("count") > 1)
+    return dups.select(
+        B.KEY,
+        F.lit("source").alias(B.ERROR_STAGE),
+        F.lit(B.REASON_DUPLICATE_KEY).alias(B.ERROR_REASON),
+        F.concat(F.lit("key appears "), F.col("count").cast("string"), F.lit(" times in the input")).alias(B.ERROR),
+    )
+
+
+def write_errors(rows: DataFrame, duplicates: DataFrame, path: str, run_id: str, mode: str) -> None:
+    failed = rows.filter(F.col(B.STATUS) == B.STATUS_ERROR).select(B.KEY, B.ERROR_STAGE, B.ERROR_REASON, B.ERROR)
+    errors = failed.unionByName(duplicates).withColumn(B.RUN_ID, F.lit(run_id))
+    errors.coalesce(1).write.mode("append" if mode == "append" else "overwrite").parquet(path)

@@ -181,3 +181,16 @@ def test_embeddings_are_unit_vectors(files_run: tuple[Any, Path]) -> None:
     _, out = files_run
     for row in read_rows(out / "results"):
         assert abs(np.linalg.norm(np.array(row[B.IMAGE_EMBEDDING])) - 1) < 1e-4
+
+
+def test_duplicate_keys_are_processed_and_listed(spark: SparkSession, tmp_path: Path) -> None:
+    dog = (SHARED_IMAGES / "dog.jpg").read_bytes()
+    src = tmp_path / "dups.parquet"
+    pq.write_table(pa.table({"key": ["a", "a", "b"], "image": [dog, dog, dog]}), src)
+    out = tmp_path / "out"
+    report = run_config(spark, f"source: {{type: parquet, path: '{src}'}}\nsink: {{type: parquet, path: '{out}'}}\n")
+    assert report.images_read == 3 and report.images_ok == 3 and report.duplicate_keys == 1
+    assert [r[B.KEY] for r in read_rows(out / "results")].count("a") == 2
+    errors = read_rows(out / "errors")
+    assert [(e[B.KEY], e[B.ERROR_STAGE], e[B.ERROR_REASON]) for e in errors] == [("a", "source", "duplicate_key")]
+    assert json.loads((out / "summary.json").read_text())["duplicate_keys"] == 1
