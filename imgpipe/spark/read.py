@@ -36,11 +36,11 @@ def read_files(spark: SparkSession, cfg: FilesSourceConfig, files: list[tuple[st
     paths = [p for p, n in files if n > 0]
     empty = [(p, b"") for p, n in files if n == 0]
     schema = StructType([StructField(B.KEY, StringType()), StructField(B.IMAGE, BinaryType())])
-    df = spark.createDataFrame(empty, schema)
-    if paths:
-        scanned = spark.read.format("binaryFile").load(paths)
-        df = scanned.select(F.col("path").alias(B.KEY), F.col("content").alias(B.IMAGE)).unionByName(df)
-    return df
+    if not paths:
+        return spark.createDataFrame(empty, schema)
+    scanned = spark.read.format("binaryFile").load(paths)
+    df = scanned.select(F.col("path").alias(B.KEY), F.col("content").alias(B.IMAGE))
+    return df.unionByName(spark.createDataFrame(empty, schema).coalesce(1)) if empty else df
 
 
 def list_parquet_files(spark: SparkSession, cfg: ParquetSourceConfig) -> list[str]:
