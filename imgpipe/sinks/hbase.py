@@ -2,6 +2,7 @@
 
     prepare(cfg)                   driver: table and family exist (table created when ``create: true``)
     write_batches(cfg, batches)    executor: batched puts (``mutateRows``), retried on Thrift errors
+    write_through(cfg, batches)    executor: the same, yielding each batch once it is written
 
 Cell layout (persisted: treat as API). Every write puts ALL of these qualifiers, an empty value
 meaning "not computed by this run" (no detect/embed stage, failed image). Because the set never
@@ -113,25 +114,36 @@ def write_batches(
 ) -> int:
     """Executor side: write every row of ``batches``; returns the number of rows written.
 
-    Rows are sent ``cfg.batch_size`` at a time. A chunk that fails with a Thrift/socket error is
-    resent whole on a new connection (puts are idempotent), up to ``cfg.retries`` times in a row.
-
     Raises:
         SinkError: a row has no key, or a chunk still fails after the retries.
     """
+    return sum(b.num_rows for b in write_through(cfg, batches, connect=connect, sleep=sleep))
+
+
+def write_through(
+    cfg: HBaseSinkConfig,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    connect: Connect | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[pa.RecordBatch]:
+    """Write each batch, then yield it: a ``mapInArrow`` can emit a ledger of rows that are in HBase.
+
+    Rows are sent ``cfg.batch_size`` at a time over one connection. A chunk that fails with a
+    Thrift/socket error is resent whole on a new connection (puts are idempotent), up to
+    ``cfg.retries`` times in a row.
+    """
     connect = connect or _connect
-    written = 0
     conn: Any = None
     try:
         for batch in batches:
             rows = list(encode_rows(batch, cfg.family))
             for i in range(0, len(rows), cfg.batch_size):
                 conn = _send(cfg, rows[i : i + cfg.batch_size], conn, connect, sleep)
-            written += len(rows)
+            yield batch
     finally:
         if conn is not None:
             hb.close_quietly(conn)
-    return written
 
 
 def _send(cfg: HBaseSinkConfig, rows: list[tuple[bytes, dict[bytes, bytes]]], conn: Any, connect: Connect, sleep: Callable[[float], None]) -> Any:

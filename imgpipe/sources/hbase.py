@@ -52,6 +52,15 @@ class HBaseSplit:
     region: str
     description: str
 
+    def to_unit(self) -> list[Any]:
+        """JSON-friendly form (keys as hex) for run manifests."""
+        return [self.index, self.start.hex(), self.stop.hex(), self.region, self.description]
+
+    @classmethod
+    def from_unit(cls, unit: list[Any]) -> HBaseSplit:
+        index, start, stop, region, description = unit
+        return cls(int(index), bytes.fromhex(start), bytes.fromhex(stop), str(region), str(description))
+
 
 # --------------------------------------------------------------------------------------- planning
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from typing import Any
 
@@ -97,6 +98,7 @@ def test_plan_one_split_per_region_clipped_to_range() -> None:
     assert [(s.start, s.stop) for s in splits] == [(b"5", b"8"), (b"8", b"9")]
     assert [s.index for s in splits] == [0, 1]
     assert pickle.loads(pickle.dumps(splits)) == splits
+    assert [HBaseSplit.from_unit(json.loads(json.dumps(s.to_unit()))) for s in splits] == splits
     assert conn.closed
 
 
