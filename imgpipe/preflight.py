@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from imgpipe import batch as B
 from imgpipe.config import LoadedConfig, config_error
+from imgpipe.config.hbase import HBaseSourceConfig
 from imgpipe.config.inference import CropConfig
 from imgpipe.config.sections import FilesSourceConfig, ParquetSinkConfig, ParquetSourceConfig
 from imgpipe.pipeline import ModelInfo, Pipeline
@@ -128,4 +129,6 @@ def passthrough_columns(loaded: LoadedConfig) -> list[str]:
     src = loaded.job.source
     if isinstance(src, ParquetSourceConfig):
         return list(src.passthrough)
-    return list(getattr(src, "passthrough_names", lambda: [])())
+    if isinstance(src, HBaseSourceConfig):
+        return list(src.passthrough.values())
+    return []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,3 +27,13 @@ def shared_images() -> Path:
     return SHARED_IMAGES
 
 
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One real local Spark session for every integration and system test of the run."""
+    from tests.spark_helpers import local_session
+
+    session = local_session()
+    yield session
+    session.stop()

@@ -1,41 +1,15 @@
-"""Integration tests share one real local Spark session (local[2,3]: 2 cores, 3 attempts per task)."""
+"""Integration tests run on a real local Spark session shared across the run (``spark`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-import pyarrow.dataset as ds
 import pytest
-from pyspark.sql import SparkSession
 
-from imgpipe.config import LoadedConfig, parse_config
-from imgpipe.config.sections import SparkConfig
-from imgpipe.preflight import build_pipeline, check_paths
-from imgpipe.report import RunReport
-from imgpipe.spark.job import run_on
-from imgpipe.spark.session import build_session
+from tests.spark_helpers import read_rows, run_config
+
+__all__ = ["read_rows", "run_config"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in str(item.fspath):
             item.add_marker(pytest.mark.spark)
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
-    session = build_session(SparkConfig(master="local[2,3]", conf={"spark.sql.shuffle.partitions": 4}))
-    yield session
-    session.stop()
-
-
-def run_config(spark: SparkSession, text: str, overrides: tuple[str, ...] = (), resume: bool = False) -> RunReport:
-    loaded: LoadedConfig = parse_config(text, "test.yaml", overrides)
-    check_paths(loaded, resume=resume)
-    return run_on(spark, loaded, build_pipeline(loaded), resume=resume)
-
-
-def read_rows(path: Path | str) -> list[dict[str, Any]]:
-    return ds.dataset(str(path), format="parquet", partitioning="hive").to_table().to_pylist()

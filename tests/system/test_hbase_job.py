@@ -1,0 +1,115 @@
+"""The whole job against a real HBase: HBase -> Parquet, HBase -> HBase, idempotent reruns, one task per region."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import happybase
+import numpy as np
+import pyarrow as pa
+import pytest
+from pyspark.sql import SparkSession
+
+from imgpipe import batch as B
+from imgpipe.config import parse_config
+from imgpipe.ingest import ingest, row_key
+from imgpipe.preflight import build_pipeline
+from imgpipe.sinks.hbase import decode_cells
+from tests.spark_helpers import read_rows, run_config
+from tests.system.conftest import HBaseService
+
+pytestmark = pytest.mark.system
+
+MODELS = """
+detect: {model: yolox-nano}
+crop: {top_k: 3, whole_image: true}
+embed: {model: mobilenetv2-int8}
+"""
+
+
+@pytest.fixture(scope="module")
+def photos_table(hbase: HBaseService, shared_images: Path) -> str:
+    table = f"photos_{uuid.uuid4().hex[:8]}"
+    result = ingest(shared_images, hbase.host, hbase.port, table, "f:img", regions=4, zk=hbase.zk)
+    assert result.regions == 4 and result.rows == 16
+    return table
+
+
+def hbase_source(hbase: HBaseService, table: str) -> str:
+    return f"source: {{type: hbase, host: {hbase.host}, port: {hbase.port}, table: {table}, column: 'f:img'}}\n"
+
+
+def expected_results(shared_images: Path) -> dict[bytes, dict[str, Any]]:
+    """The fused pass on the same bytes without Spark or HBase, keyed like the ingested rows."""
+    files = sorted(p for p in shared_images.iterdir() if p.suffix in (".jpg", ".png", ".bmp"))
+    keys = [row_key(p.name) for p in files]
+    pipeline = build_pipeline(parse_config(f"source: {{type: files, path: /tmp}}\nsink: {{type: parquet, path: /x}}\n{MODELS}"))
+    batch = pa.RecordBatch.from_pydict({B.KEY: pa.array(keys, pa.binary()), B.IMAGE: [p.read_bytes() for p in files]})
+    return {r[B.KEY]: r for r in pipeline.process(batch).to_pylist()}
+
+
+def test_hbase_to_parquet_one_task_per_region(
+    spark: SparkSession, hbase: HBaseService, photos_table: str, shared_images: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    config = hbase_source(hbase, photos_table) + f"sink: {{type: parquet, path: '{out}'}}\n" + MODELS
+    report = run_config(spark, config)
+    assert report.read_tasks == 4, "one read task per region"
+    assert report.images_ok == 16
+    assert json.loads((out / "summary.json").read_text())["read_tasks"] == 4
+    rows = {r[B.KEY]: r for r in read_rows(out / "results")}
+    expected = expected_results(shared_images)
+    assert sorted(rows) == sorted(expected)
+    for key, want in expected.items():
+        assert rows[key][B.OBJECTS] == want[B.OBJECTS], key
+        assert rows[key][B.IMAGE_EMBEDDING] == want[B.IMAGE_EMBEDDING], key
+
+
+def test_splits_per_region_multiply_read_tasks(
+    spark: SparkSession, hbase: HBaseService, photos_table: str, tmp_path: Path
+) -> None:
+    config = hbase_source(hbase, photos_table) + f"sink: {{type: parquet, path: '{tmp_path / 'o'}'}}\n"
+    report = run_config(spark, config, ("source.splits_per_region=3",))
+    assert report.read_tasks == 12
+    keys = [r[B.KEY] for r in read_rows(tmp_path / "o" / "results")]
+    assert len(keys) == len(set(keys)) == 16
+
+
+def read_table(hbase: HBaseService, table: str) -> dict[bytes, dict[bytes, bytes]]:
+    conn = happybase.Connection(hbase.host, hbase.port)
+    try:
+        return {key: cells for key, cells in conn.table(table).scan()}
+    finally:
+        conn.close()
+
+
+def test_hbase_to_hbase_writes_every_key_and_reruns_identically(
+    spark: SparkSession, hbase: HBaseService, photos_table: str, shared_images: Path, tmp_path: Path
+) -> None:
+    results = f"results_{uuid.uuid4().hex[:8]}"
+    config = (
+        hbase_source(hbase, photos_table)
+        + f"sink: {{type: hbase, host: {hbase.host}, port: {hbase.port}, table: {results}, create: true}}\n"
+        + f"run: {{run_id: nightly-1, report_dir: '{tmp_path / 'report'}'}}\n"
+        + MODELS
+    )
+    first = run_config(spark, config)
+    assert first.images_ok == 16 and first.read_tasks == 4
+    written = read_table(hbase, results)
+    expected = expected_results(shared_images)
+    assert sorted(written) == sorted(expected)
+    for key, want in expected.items():
+        cells = decode_cells(written[key])
+        assert cells["status"] == "ok" and cells["run_id"] == "nightly-1"
+        assert [o["label_name"] for o in cells["objects"]] == [o["label_name"] for o in want[B.OBJECTS]]
+        for got, obj in zip(cells["objects"], want[B.OBJECTS], strict=True):
+            assert np.array_equal(got["embedding"], np.asarray(obj["embedding"], np.float32)), key
+        assert np.array_equal(cells["image_embedding"], np.asarray(want[B.IMAGE_EMBEDDING], np.float32))
+    assert json.loads((tmp_path / "report" / "summary.json").read_text())["images_ok"] == 16
+
+    second = run_config(spark, config)
+    assert second.images_ok == 16
+    assert read_table(hbase, results) == written, "a rerun must leave identical cell values"
