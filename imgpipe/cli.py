@@ -15,6 +15,7 @@ import click
 import yaml
 
 from imgpipe import __version__
+from imgpipe.cli_ingest import ingest
 from imgpipe.cli_models import models
 from imgpipe.config import LoadedConfig, load_config
 from imgpipe.errors import ErrorRateExceeded, ImgpipeError
@@ -152,6 +153,7 @@ def _describe(loaded: LoadedConfig, pipeline: Any) -> str:
 
 
 cli.add_command(models)
+cli.add_command(ingest)
 
 
 def main() -> None:
