@@ -5,6 +5,9 @@ in the config, the cache (``~/.cache/imgpipe/models``, ``$IMGPIPE_MODEL_CACHE``)
 (``$IMGPIPE_MODEL_MIRROR``, a folder or URL holding files under their upstream names; copied into the cache),
 then the registry URL. Every file is checked against its sha256 and every graph against its spec. The result,
 ``ResolvedModel``, is small and picklable: executors load sessions from it lazily.
+
+A model given by path (``model: ./x.onnx``, or ``path:`` for a registry model) is loaded only from an allowed
+folder (``allowed_model_roots``): a config must not be able to point the job at any file the process can read.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ log = logging.getLogger("imgpipe.runtime")
 REGISTRY_ENV = "IMGPIPE_REGISTRY"
 CACHE_ENV = "IMGPIPE_MODEL_CACHE"
 MIRROR_ENV = "IMGPIPE_MODEL_MIRROR"
+#: Extra folders (os.pathsep-separated) models may be loaded from by path; set by the operator, not the config.
+MODEL_DIRS_ENV = "IMGPIPE_MODEL_DIRS"
 DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "models" / "registry.yaml"
 DEFAULT_CACHE = Path("~/.cache/imgpipe/models")
 DOWNLOAD_TIMEOUT_S = 120
@@ -208,22 +213,70 @@ def _not_found(name: str, entry: RegistryFile) -> str:
     return f"model {name!r}: {entry.file} not found: " + ", ".join(where)
 
 
+# --- where a model given by path may live ----------------------------------------------------------------
+
+
+def allowed_model_roots(config_path: str | Path | None = None) -> list[Path]:
+    """Folders a model given by path may be loaded from, symlinks resolved.
+
+    The model cache, the mirror (when it is a folder), the folder holding the config file, the working
+    directory, and every folder in ``$IMGPIPE_MODEL_DIRS``. Each includes everything below it.
+    """
+    roots = [cache_dir(), Path.cwd()]
+    mirror = os.environ.get(MIRROR_ENV, "")
+    if mirror.startswith("file://"):
+        mirror = mirror[len("file://") :]
+    if mirror and "://" not in mirror:
+        roots.append(Path(mirror))
+    if config_path is not None:
+        roots.append(Path(config_path).expanduser().absolute().parent)
+    roots += [Path(d) for d in os.environ.get(MODEL_DIRS_ENV, "").split(os.pathsep) if d.strip()]
+    unique: dict[str, Path] = {}
+    for root in roots:
+        real = os.path.realpath(root.expanduser())
+        unique.setdefault(real, Path(real))
+    return list(unique.values())
+
+
+def check_model_path(name: str, path: Path, roots: list[Path]) -> None:
+    """Raise ``ModelError`` unless ``path``, with ``..`` and symlinks resolved, lies inside one of ``roots``."""
+    real = Path(os.path.realpath(path))
+    if any(real.is_relative_to(root) for root in roots):
+        return
+    shown = ", ".join(str(r) for r in roots)
+    raise ModelError(
+        f"model {name!r}: expected the model file inside an allowed folder, but {path} "
+        + (f"(resolving to {real}) " if str(real) != str(path) else "")
+        + f"is outside all of them: {shown}. Move it under one of those, or let the operator allow its "
+        f"folder with {MODEL_DIRS_ENV}={real.parent} (several folders separated by {os.pathsep!r})"
+    )
+
+
 # --- resolving a job's models -------------------------------------------------------------------------
 
 
-def resolve_models(job: JobConfig, registry: Registry | None = None) -> ResolvedModels:
-    """Find, verify and check every model the job names. Raises ``ModelError`` naming the model."""
+def resolve_models(
+    job: JobConfig, registry: Registry | None = None, *, config_path: str | Path | None = None
+) -> ResolvedModels:
+    """Find, verify and check every model the job names. Raises ``ModelError`` naming the model.
+
+    ``config_path`` is the config file the job came from: models given by path may live in its folder.
+    """
     reg = registry or load_registry()
-    detect = resolve_model(job.detect, reg, kind="detect") if job.detect else None
-    embed = resolve_model(job.embed, reg, kind="embed") if job.embed else None
+    roots = allowed_model_roots(config_path)
+    detect = resolve_model(job.detect, reg, kind="detect", roots=roots) if job.detect else None
+    embed = resolve_model(job.embed, reg, kind="embed", roots=roots) if job.embed else None
     return ResolvedModels(detect=detect, embed=embed)
 
 
-def resolve_model(cfg: DetectConfig | EmbedConfig, registry: Registry, kind: str) -> ResolvedModel:
+def resolve_model(
+    cfg: DetectConfig | EmbedConfig, registry: Registry, kind: str, *, roots: list[Path] | None = None
+) -> ResolvedModel:
+    roots = allowed_model_roots() if roots is None else roots
     if cfg.model in registry.models:
-        model = _from_registry(cfg, registry)
+        model = _from_registry(cfg, registry, roots)
     elif _looks_like_path(cfg.model):
-        model = _from_path(cfg)
+        model = _from_path(cfg, roots)
     else:
         raise ModelError(
             f"{kind}.model: expected a registry name or a path to an .onnx file, but got {cfg.model!r}"
@@ -233,16 +286,19 @@ def resolve_model(cfg: DetectConfig | EmbedConfig, registry: Registry, kind: str
     return check_model(model, registry)
 
 
-def _from_registry(cfg: DetectConfig | EmbedConfig, registry: Registry) -> ResolvedModel:
+def _from_registry(cfg: DetectConfig | EmbedConfig, registry: Registry, roots: list[Path]) -> ResolvedModel:
     entry = registry.models[cfg.model]
+    if cfg.path is not None:
+        check_model_path(cfg.model, Path(cfg.path).expanduser(), roots)
     path = fetch(cfg.model, entry, cfg.path)
     spec = cfg.spec or entry.spec
     return ResolvedModel(cfg.model, str(path), entry.sha256, spec, file=entry.file, url=entry.url)
 
 
-def _from_path(cfg: DetectConfig | EmbedConfig) -> ResolvedModel:
+def _from_path(cfg: DetectConfig | EmbedConfig, roots: list[Path]) -> ResolvedModel:
     path = Path(cfg.model).expanduser()
     name = path.stem
+    check_model_path(name, path, roots)
     if cfg.spec is None:
         raise ModelError(f"model {name!r}: expected an inline spec for a model given as a path ({path})")
     if cfg.spec.sha256 is not None:
