@@ -221,3 +221,32 @@ def test_a_task_failing_mid_write_leaves_no_committed_chunk(spark: SparkSession,
     assert keys_of(rows) == sorted(FIRST_FILE + SECOND_FILE)
     assert {r[B.RUN_ID] for r in rows} == {state.run_id} and report.images_ok == 7
     assert json.loads((out / "summary.json").read_text())["chunks_skipped"] == 1
+
+
+# --- d. the driver killed while it replaces the manifest -------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: fs.write_text deletes manifest.json before renaming manifest.json.tmp over it; a driver killed "
+    "in between leaves no manifest, and --resume refuses (fix proposed in the issue-5 test report)",
+)
+def test_a_driver_killed_between_the_manifest_delete_and_rename_can_resume(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    config = files_config(photo_folder(tmp_path / "in", PHOTOS[:4]), out, "run: {chunk_files: 2}\n")
+    loaded = parse_config(config)
+    first = run_on(spark, loaded, build_pipeline(loaded))
+    # Recreate, byte for byte, what fs.write_text leaves when the driver dies after its delete, before its
+    # rename, while saving "chunk 0 done": a complete manifest.json.tmp and no manifest.json.
+    manifest = Path(manifest_path(str(out)))
+    state = Manifest.from_json(manifest.read_text())
+    state.done = [0]
+    Path(f"{manifest}.tmp").write_text(state.to_json())
+    for leftover in (manifest, manifest.with_name(f".{manifest.name}.crc"), out / "summary.json"):
+        leftover.unlink(missing_ok=True)
+
+    report = run_on(spark, loaded, build_pipeline(loaded), resume=True)
+    assert (report.run_id, report.chunks_total, report.chunks_skipped) == (first.run_id, 2, 1)
+    assert keys_of(read_rows(out / "results")) == sorted(PHOTOS[:4])
