@@ -61,18 +61,22 @@ class KillOnce(Detector):
 class FailOnKey(Pipeline):
     """A pipeline whose task fails, on every attempt, when it reaches a batch holding ``poison``.
 
-    It raises from ``process``, i.e. outside the per-image isolation that turns a stage's exception
-    into an error row: this is a task failure (a worker bug, a lost executor), not a bad image. Rows
-    before the poisoned batch have already gone to the writer, so the task dies mid-write.
+    It raises between batches, outside the per-image isolation that turns a stage's exception into an
+    error row: this is a task failure (a worker bug, a lost executor), not a bad image. The message says
+    how many rows had already gone to the writer, so a test can tell the task died mid-write.
     """
 
     poison: str = ""
 
-    def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        keys = batch.column(B.KEY).to_pylist()
-        if any(self.poison in str(k) for k in keys):
-            raise RuntimeError(f"injected task failure on {self.poison!r}")
-        return super().process(batch)
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        written = 0
+        for batch in batches:
+            if any(self.poison in str(k) for k in batch.column(B.KEY).to_pylist()):
+                raise RuntimeError(f"injected task failure on {self.poison!r} after {written} rows went to the writer")
+            if batch.num_rows:
+                out = self.process(batch)
+                written += out.num_rows
+                yield out
 
 
 @contextmanager

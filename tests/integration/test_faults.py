@@ -202,7 +202,7 @@ def test_a_task_failing_mid_write_leaves_no_committed_chunk(spark: SparkSession,
 
     # One row per Arrow batch: the poisoned task has handed two rows to the writer when it dies.
     with sql_conf(spark, "spark.sql.execution.arrow.maxRecordsPerBatch", "1"), job_group(spark, "mid-write"):
-        with pytest.raises(Exception, match="injected task failure"):
+        with pytest.raises(Exception, match="injected task failure on 'poison' after 2 rows went to the writer"):
             run_on(spark, loaded, FailOnKey(**fields, poison="poison"))
     assert task_failures(spark, "mid-write")["failed_tasks"] >= 3, "expected 3 attempts (local[2,3])"
 
