@@ -19,6 +19,8 @@ class RunReport:
     images_failed: int = 0
     errors_by_reason: dict[str, int] = field(default_factory=dict)
     duplicate_keys: int = 0
+    #: Source calls retried after a transient error (HBase Thrift); the data is still read exactly once.
+    source_retries: int = 0
     wall_seconds: float = 0.0
     max_error_rate: float = 0.0
     chunks_total: int = 0
@@ -60,6 +62,7 @@ class RunReport:
             f"  images failed {self.images_failed} ({self.error_rate:.2%}; limit {self.max_error_rate:.2%})"
             f"  reasons: {reasons}",
             *([f"  duplicate keys {self.duplicate_keys} (each processed; listed in errors)"] if self.duplicate_keys else []),
+            *([f"  source retries {self.source_retries} (transient errors, resumed)"] if self.source_retries else []),
             f"  read tasks    {self.read_tasks}"
             + (f"  chunks {self.chunks_total} ({self.chunks_skipped} skipped, already done)" if self.chunks_total else ""),
             f"  wall time     {self.wall_seconds:.1f} s  ({self.images_per_second:.1f} images/s)",

@@ -210,6 +210,7 @@ def read_split(
     *,
     connect: Connect | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[BaseException], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Scan one split; yield Arrow batches of at most ``max_batch_rows`` rows and about ``max_batch_bytes``.
 
@@ -249,6 +250,8 @@ def read_split(
                 _where(cfg), split.description, hb.describe(exc), failures, cfg.retries, delay,
                 hb.show_key(last_key) if last_key is not None else "the split start",
             )
+            if on_retry is not None:
+                on_retry(exc)
             sleep(delay)
         finally:
             if conn is not None:

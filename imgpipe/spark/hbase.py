@@ -29,6 +29,11 @@ LEDGER = (B.KEY, B.STATUS, B.ERROR_STAGE, B.ERROR_REASON, B.ERROR, B.RUN_ID)
 class HBaseInput:
     def __init__(self, cfg: HBaseSourceConfig, chunk_size: int) -> None:
         self.cfg, self.chunk_size = cfg, chunk_size
+        self._retries: Any = None
+
+    def retries(self) -> int:
+        """Thrift calls retried by the scans so far (an accumulator: a re-run task may count twice)."""
+        return int(self._retries.value) if self._retries is not None else 0
 
     def describe(self) -> str:
         return f"hbase {self.cfg.host}:{self.cfg.port}/{self.cfg.table} {self.cfg.column}"
@@ -39,11 +44,20 @@ class HBaseInput:
     def read(self, spark: SparkSession, units: list[Any]) -> DataFrame:
         cfg = self.cfg
         splits = [source.HBaseSplit.from_unit(u) for u in units]
+        # Emit as often as the fused pass consumes, so a slow model throttles the scan instead of the
+        # scanner racing ahead and holding a whole region in memory.
+        rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") or 32)
+        if self._retries is None:
+            self._retries = spark.sparkContext.accumulator(0)
+        retries = self._retries
 
         def scan(indices: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            def count(exc: BaseException) -> None:
+                retries.add(1)
+
             for batch in indices:
                 for index in batch.column(0).to_pylist():
-                    yield from source.read_split(cfg, splits[index])
+                    yield from source.read_split(cfg, splits[index], max_batch_rows=rows, on_retry=count)
 
         tasks = spark.range(0, len(splits), 1, numPartitions=max(1, len(splits)))
         return tasks.mapInArrow(scan, from_arrow_schema(source.schema(cfg)))

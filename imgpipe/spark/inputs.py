@@ -17,6 +17,7 @@ class Input(Protocol):
     def describe(self) -> str: ...
     def plan(self, spark: SparkSession) -> list[Any]: ...
     def read(self, spark: SparkSession, units: list[Any]) -> DataFrame: ...
+    def retries(self) -> int: ...
 
 
 class FilesInput:
@@ -32,6 +33,9 @@ class FilesInput:
     def read(self, spark: SparkSession, units: list[Any]) -> DataFrame:
         return read.read_files(spark, self.cfg, [(p, n) for p, n in units])
 
+    def retries(self) -> int:
+        return 0  # Spark's file reader retries by itself and does not say
+
 
 class ParquetInput:
     def __init__(self, cfg: ParquetSourceConfig, chunk_size: int) -> None:
@@ -46,6 +50,9 @@ class ParquetInput:
 
     def read(self, spark: SparkSession, units: list[Any]) -> DataFrame:
         return read.read_parquet(spark, self.cfg, units)
+
+    def retries(self) -> int:
+        return 0
 
 
 def make_input(job: JobConfig) -> Input:

@@ -55,6 +55,7 @@ def run_on(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, *, res
         report.read_tasks += _run_chunk(spark, inp, out, pipeline, units, manifest.chunk_name(index))
         manifest.done.append(index)
         chunks.save(spark, out.report_dir, manifest)
+    report.source_retries = inp.retries()
     _finish(spark, out, report, started, loaded)
     return report
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -113,3 +115,46 @@ def test_hbase_to_hbase_writes_every_key_and_reruns_identically(
     second = run_config(spark, config)
     assert second.images_ok == 16
     assert read_table(hbase, results) == written, "a rerun must leave identical cell values"
+
+
+def test_thrift_restarted_during_the_job_every_key_once(
+    spark: SparkSession,
+    hbase: HBaseService,
+    photos_table: str,
+    tmp_path: Path,
+) -> None:
+    """The gateway goes down and up again while the job scans: scans resume, the output has each key once."""
+    out = tmp_path / "out"
+    config = (
+        hbase_source(hbase, photos_table).replace("column: 'f:img'", "column: 'f:img', scan_batch_size: 1, retries: 8")
+        + f"sink: {{type: parquet, path: '{out}'}}\n"
+        + MODELS
+    )
+    restarts: list[float] = []
+    done = threading.Event()
+
+    def keep_restarting() -> None:
+        manifest = out / "_imgpipe" / "manifest.json"
+        deadline = time.monotonic() + 120
+        while not manifest.exists() and time.monotonic() < deadline and not done.is_set():
+            time.sleep(0.05)  # planning (on the driver) is over once the manifest is written
+        while not done.is_set() and time.monotonic() < deadline:
+            hbase.stop_thrift()
+            restarts.append(time.monotonic())
+            hbase.start_thrift()
+            time.sleep(1.0)
+
+    previous = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "1")  # one image per scan batch: a long scan
+    restarter = threading.Thread(target=keep_restarting, daemon=True)
+    restarter.start()
+    try:
+        report = run_config(spark, config)
+    finally:
+        done.set()
+        restarter.join(timeout=120)
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)
+    assert restarts, "the Thrift gateway was never restarted while the job ran"
+    keys = [r[B.KEY] for r in read_rows(out / "results")]
+    assert len(keys) == len(set(keys)) == 16 == report.images_ok
+    assert report.source_retries > 0, "no scan had to retry: every restart missed the scans"
