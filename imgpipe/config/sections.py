@@ -20,6 +20,9 @@ class SparkConfig(Section):
     conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
     #: Rows per Arrow batch handed to the Python workers; images are big, Spark's 10000 is not.
     max_records_per_batch: int = Field(default=32, ge=1, le=10_000)
+    #: ...and at most this many bytes of encoded images per batch, whichever comes first: a batch of
+    #: 32 huge TIFFs must not hold gigabytes.
+    max_bytes_per_batch: ByteSize = 64 << 20
 
     @field_validator("conf")
     @classmethod

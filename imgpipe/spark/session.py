@@ -19,6 +19,7 @@ def spark_conf(cfg: SparkConfig) -> dict[str, str]:
     conf: dict[str, str] = {
         # Images are large: Spark's default of 10000 rows per Arrow batch would hold gigabytes per task.
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(cfg.max_records_per_batch),
+        "spark.sql.execution.arrow.maxBytesPerBatch": str(cfg.max_bytes_per_batch),
         # Reused workers keep ONNX sessions loaded across tasks.
         "spark.python.worker.reuse": "true",
         "spark.ui.showConsoleProgress": "false",
