@@ -106,7 +106,8 @@ _CHECKS: tuple[Callable[[LoadedConfig, bool], list[str]], ...] = (_check_source,
 def build_pipeline(loaded: LoadedConfig, run_id: str | None = None) -> Pipeline:
     """Resolve and verify the models (``ModelError`` before any Spark starts) and assemble the fused pass."""
     job = loaded.job
-    models = resolve_models(job)
+    # Models given by path may live next to the config file (and below it), as well as in the other allowed folders.
+    models = resolve_models(job, config_path=loaded.raw.source)
     detector = Detector.from_config(job.detect, models) if job.detect else None
     embedder = Embedder.from_config(job.embed, models) if job.embed else None
     whole = job.crop is not None and job.crop.whole_image

@@ -43,9 +43,16 @@ def write_text(spark: SparkSession, path: str, text: str) -> None:
 
 
 def read_text(spark: SparkSession, path: str) -> str | None:
+    """The text of ``path``, or None if it does not exist.
+
+    ``write_text`` closes ``<path>.tmp`` before it deletes ``path``, so when only the ``.tmp`` is there the
+    writer died between its delete and its rename, and the ``.tmp`` is the complete, latest version.
+    """
     fs, hpath = _fs_path(spark, path)
     if not fs.exists(hpath):
-        return None
+        hpath = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path + ".tmp")  # type: ignore[union-attr]
+        if not fs.exists(hpath):
+            return None
     stream = fs.open(hpath)
     try:
         reader = spark.sparkContext._jvm.java.io.BufferedReader(  # type: ignore[union-attr]

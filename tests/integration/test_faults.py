@@ -226,11 +226,6 @@ def test_a_task_failing_mid_write_leaves_no_committed_chunk(spark: SparkSession,
 # --- d. the driver killed while it replaces the manifest -------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: fs.write_text deletes manifest.json before renaming manifest.json.tmp over it; a driver killed "
-    "in between leaves no manifest, and --resume refuses (fix proposed in the issue-5 test report)",
-)
 def test_a_driver_killed_between_the_manifest_delete_and_rename_can_resume(
     spark: SparkSession, tmp_path: Path
 ) -> None:

@@ -176,7 +176,6 @@ def test_allowed_roots_are_resolved_and_listed_once(tree: Tree, monkeypatch: pyt
     assert roots == [tree.cache.resolve(), tree.work.resolve()]
 
 
-@pytest.mark.xfail(strict=True, reason="needs preflight.build_pipeline to pass the config path (patch in report)")
 def test_build_pipeline_allows_models_next_to_the_config(tree: Tree) -> None:
     from imgpipe.preflight import build_pipeline
 

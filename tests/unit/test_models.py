@@ -21,6 +21,7 @@ from imgpipe.runtime.models import (
     CACHE_ENV,
     DEFAULT_REGISTRY,
     MIRROR_ENV,
+    MODEL_DIRS_ENV,
     REGISTRY_ENV,
     ResolvedModel,
     load_registry,
@@ -137,7 +138,8 @@ def test_spec_mismatch_names_the_model_and_both_shapes(env: Env) -> None:
         resolve_models(job(detect={"model": "tiny-det"}))
 
 
-def test_local_path_in_config_comes_first(env: Env, tmp_path: Path) -> None:
+def test_local_path_in_config_comes_first(env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MODEL_DIRS_ENV, str(tmp_path))  # a model given by path must be in an allowed folder
     local = tmp_path / "elsewhere.onnx"
     shutil.copy(env.mirror / "tiny_det.onnx", local)
     model = resolve_models(job(detect={"model": "tiny-det", "path": str(local)})).detect
@@ -145,7 +147,8 @@ def test_local_path_in_config_comes_first(env: Env, tmp_path: Path) -> None:
     assert not (env.cache / "tiny_det.onnx").exists()
 
 
-def test_local_path_with_wrong_content(env: Env, tmp_path: Path) -> None:
+def test_local_path_with_wrong_content(env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MODEL_DIRS_ENV, str(tmp_path))
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelError, match=r"'tiny-det': expected sha256"):
         resolve_models(job(detect={"model": "tiny-det", "path": str(tmp_path / "bad.onnx")}))
