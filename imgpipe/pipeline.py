@@ -14,7 +14,7 @@ Python worker. Spark calls it through ``mapInArrow``; tests call it on plain Arr
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -141,7 +141,7 @@ class Pipeline:
         for row in group:
             row.decoded = None
 
-    def _isolate(self, group: list[_Row], stage: str, step: Any) -> None:
+    def _isolate(self, group: list[_Row], stage: str, step: Callable[[Sequence[_Row]], None]) -> None:
         """Run ``step`` on the group; if it raises, rerun image by image so only the culprit fails."""
         try:
             step(group)

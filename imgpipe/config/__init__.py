@@ -142,6 +142,4 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     found: list[type[BaseModel]] = []
     for arg in getattr(annotation, "__args__", ()) or ():
         found.extend(_models_in(arg))
-    for meta in getattr(annotation, "__metadata__", ()) or ():
-        del meta
     return found
