@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import cv2
 import numpy as np
 import pyarrow as pa
 
@@ -79,12 +80,14 @@ class Pipeline:
     detect_model: ModelInfo | None = None
     embed_model: ModelInfo | None = None
     max_batch_bytes: int = 128 << 20
+    #: Cores this pass may use (OpenCV and ONNX Runtime threads); 0 leaves the libraries' defaults.
+    threads: int = 0
 
     def with_threads(self, n: int) -> Pipeline:
-        """ONNX Runtime threads per session, unless the YAML set ``intra_op_threads`` itself."""
+        """Threads per task: ONNX Runtime (unless the YAML set ``intra_op_threads``) and OpenCV."""
         detector = self.detector.with_threads(self.detector.intra_op_threads or n) if self.detector else None
         embedder = self.embedder.with_threads(self.embedder.intra_op_threads or n) if self.embedder else None
-        return replace(self, detector=detector, embedder=embedder)
+        return replace(self, detector=detector, embedder=embedder, threads=n)
 
     def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
         fields = [input_schema.field(B.KEY)]
@@ -99,6 +102,9 @@ class Pipeline:
         return pa.schema(fields)
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        if self.threads:
+            # OpenCV otherwise starts a thread per machine core in every worker: tasks x cores threads.
+            cv2.setNumThreads(self.threads)
         for batch in batches:
             if batch.num_rows:
                 yield self.process(batch)

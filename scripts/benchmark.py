@@ -1,14 +1,14 @@
 """imgpipe's benchmark: ratios measured side by side in one run (absolute times drift on a shared machine).
 
-    .venv/bin/python scripts/benchmark.py [--images 192] [--repeats 3] [--hbase-rows 480] [--skip-hbase]
+    .venv/bin/python scripts/benchmark.py [--images 320] [--repeats 3] [--hbase-rows 3000] [--skip-hbase]
 
 Part 1, inference throughput on one corpus (the shared photos re-encoded as JPEG at long side
 800/1600/3000, repeated): a plain single-process Python loop over the same stage functions, imgpipe's
 fused mapInArrow job on local[2], and the same job with the reduced JPEG decode switched off.
 
-Part 2, HBase read throughput (issue: read parallelism must follow regions): an 8-region table read by
-imgpipe's region-parallel source (one Spark task per region) against one happybase scanner over the
-same table. HBase + Thrift are started with scripts/hbase/start.sh on free ports.
+Part 2, HBase read throughput (read parallelism must follow regions): an 8-region table read by
+imgpipe's region-parallel source (one Spark task per region), by the same source forced to one split,
+and by one plain happybase scanner over the same table. HBase + Thrift are started with scripts/hbase/start.sh on free ports.
 
 Variants run interleaved (A B C A B C ...) and each figure is the median of the repeats.
 """
@@ -48,11 +48,10 @@ embed: {model: mobilenetv2-int8}
 """
 
 
-def build_corpus(target: Path, count: int) -> list[Path]:
+def build_corpus(target: Path, count: int, sides: tuple[int, ...] = (800, 1600, 3000)) -> list[Path]:
     photos = sorted(p for p in (SHARED / "images").iterdir() if p.suffix.lower() in (".jpg", ".png", ".bmp"))
     target.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
-    sides = (800, 1600, 3000)
     while len(files) < count:
         i = len(files)
         img = cv2.imread(str(photos[i % len(photos)]), cv2.IMREAD_COLOR)
@@ -141,7 +140,8 @@ def part_hbase_read(rows: int, repeats: int, work: Path) -> list[tuple[str, floa
 
     from imgpipe.ingest import ingest
 
-    files = build_corpus(work / "hbase-corpus", rows)
+    # Product-photo sized cells (long side 640, ~60 KB): many rows, where per-call latency matters.
+    files = build_corpus(work / "hbase-corpus", rows, sides=(640,))
     run_dir = work / "hbase"
     thrift, zk = start_hbase(run_dir)
     try:
@@ -150,17 +150,27 @@ def part_hbase_read(rows: int, repeats: int, work: Path) -> list[tuple[str, floa
         spark = build_session(SparkConfig(master="local[8]"))
         source = f"source: {{type: hbase, host: 127.0.0.1, port: {thrift}, table: bench, column: 'f:img'}}\n"
 
-        def region_parallel() -> float:
+        def spark_read(one_split: bool) -> Callable[[], float]:
+            from imgpipe.sources.hbase import HBaseSplit
             from imgpipe.spark.inputs import make_input
 
             loaded = parse_config(source + f"sink: {{type: parquet, path: '{work}/x'}}\n")
             inp = make_input(loaded.job)
-            start = time.perf_counter()
-            df = inp.read(spark, inp.plan(spark))
-            assert df.rdd.getNumPartitions() == 8
-            n = df.selectExpr("sum(length(image)) as b", "count(*) as n").collect()[0]["n"]
-            assert n == len(files)
-            return time.perf_counter() - start
+
+            def run() -> float:
+                start = time.perf_counter()
+                units = inp.plan(spark)
+                if one_split:  # the same machinery with one task over the whole table
+                    units = [HBaseSplit(0, b"", b"", "all", "whole table").to_unit()]
+                df = inp.read(spark, units)
+                assert df.rdd.getNumPartitions() == len(units)
+                n = df.selectExpr("sum(length(image)) as b", "count(*) as n").collect()[0]["n"]
+                assert n == len(files)
+                return time.perf_counter() - start
+
+            return run
+
+        region_parallel = spark_read(one_split=False)
 
         def single_scanner() -> float:
             start = time.perf_counter()
@@ -172,8 +182,11 @@ def part_hbase_read(rows: int, repeats: int, work: Path) -> list[tuple[str, floa
 
         try:
             region_parallel()  # warm-up: JVM, Python workers, HBase block cache alike for both
-            seconds = median_of(repeats, {"single happybase scanner (baseline)": single_scanner,
-                                          "imgpipe region-parallel read, 8 regions, local[8]": region_parallel})
+            seconds = median_of(repeats, {
+                "single happybase scanner, one process (baseline)": single_scanner,
+                "imgpipe HBase source, 1 split (1 task), local[8]": spark_read(one_split=True),
+                "imgpipe HBase source, 8 regions (8 tasks), local[8]": region_parallel,
+            })  # fmt: skip
         finally:
             spark.stop()
     finally:
@@ -193,9 +206,9 @@ def table(title: str, rows: list[tuple[str, float, int]]) -> Iterator[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=192)
+    parser.add_argument("--images", type=int, default=320)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--hbase-rows", type=int, default=480)
+    parser.add_argument("--hbase-rows", type=int, default=3000)
     parser.add_argument("--skip-hbase", action="store_true")
     parser.add_argument("--skip-inference", action="store_true")
     args = parser.parse_args()

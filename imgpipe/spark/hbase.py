@@ -27,6 +27,8 @@ LEDGER = (B.KEY, B.STATUS, B.ERROR_STAGE, B.ERROR_REASON, B.ERROR, B.RUN_ID)
 
 
 class HBaseInput:
+    unique_keys = True
+
     def __init__(self, cfg: HBaseSourceConfig, chunk_size: int) -> None:
         self.cfg, self.chunk_size = cfg, chunk_size
         self._retries: Any = None

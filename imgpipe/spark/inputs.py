@@ -13,6 +13,8 @@ from imgpipe.spark import read
 
 class Input(Protocol):
     chunk_size: int
+    #: Keys unique by construction (file paths, HBase row keys): no need to look for duplicates.
+    unique_keys: bool
 
     def describe(self) -> str: ...
     def plan(self, spark: SparkSession) -> list[Any]: ...
@@ -21,6 +23,8 @@ class Input(Protocol):
 
 
 class FilesInput:
+    unique_keys = True
+
     def __init__(self, cfg: FilesSourceConfig, chunk_size: int) -> None:
         self.cfg, self.chunk_size = cfg, chunk_size
 
@@ -38,6 +42,8 @@ class FilesInput:
 
 
 class ParquetInput:
+    unique_keys = False
+
     def __init__(self, cfg: ParquetSourceConfig, chunk_size: int) -> None:
         # A row limit only makes sense over the whole input, so it is one chunk.
         self.cfg, self.chunk_size = cfg, (1 << 30 if cfg.limit else chunk_size)

@@ -52,11 +52,16 @@ def run_on(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, *, res
         if index in manifest.done:
             report.chunks_skipped += 1
             continue
-        report.read_tasks += _run_chunk(spark, inp, out, pipeline, units, manifest.chunk_name(index))
+        began = time.monotonic()
+        tasks = _run_chunk(spark, inp, out, pipeline, units, manifest.chunk_name(index))
+        report.read_tasks += tasks
+        log.info("chunk %d/%d: %d read tasks in %.1fs", index + 1, len(manifest.chunks), tasks, time.monotonic() - began)
         manifest.done.append(index)
         chunks.save(spark, out.report_dir, manifest)
     report.source_retries = inp.retries()
-    _finish(spark, out, report, started, loaded)
+    began = time.monotonic()
+    _finish(spark, out, report, started, loaded, inp.unique_keys)
+    log.info("report (counts, errors, summary) in %.1fs", time.monotonic() - began)
     return report
 
 
@@ -88,8 +93,10 @@ def _start(
         manifest = chunks.load_for_resume(spark, out.report_dir, expected)
         log.info("resuming run %s: %d of %d chunks done", manifest.run_id, len(manifest.done), len(manifest.chunks))
         return manifest
+    began = time.monotonic()
     units = inp.plan(spark)
     manifest = chunks.Manifest(pipeline.run_id, expected, chunks.group(units, inp.chunk_size))
+    log.info("planned %d read units in %d chunks in %.1fs", len(units), len(manifest.chunks), time.monotonic() - began)
     out.prepare(spark)
     chunks.save(spark, out.report_dir, manifest)
     return manifest
@@ -113,7 +120,9 @@ def fused_pass(df: DataFrame, pipeline: Pipeline, threads: int) -> DataFrame:
     return df.mapInArrow(run_partition, from_arrow_schema(schema))
 
 
-def _finish(spark: SparkSession, out: Output, report: RunReport, started: float, loaded: LoadedConfig) -> None:
+def _finish(
+    spark: SparkSession, out: Output, report: RunReport, started: float, loaded: LoadedConfig, unique_keys: bool
+) -> None:
     rows = out.ledger(spark, report.run_id).cache()
     counts = write.status_counts(rows)
     report.images_ok = sum(n for (status, _), n in counts.items() if status == B.STATUS_OK)
@@ -122,13 +131,16 @@ def _finish(spark: SparkSession, out: Output, report: RunReport, started: float,
     report.errors_by_reason = {
         str(reason): n for (status, reason), n in counts.items() if status != B.STATUS_OK
     }
-    duplicates = write.duplicate_keys(rows).cache()
-    report.duplicate_keys = duplicates.count()
+    duplicates = None
+    if not unique_keys:
+        duplicates = write.duplicate_keys(rows).cache()
+        report.duplicate_keys = duplicates.count()
     if report.duplicate_keys:
         log.warning("%d keys appear more than once in the input; listed in %s", report.duplicate_keys, out.errors_path)
     write.write_errors(rows, duplicates, out.errors_path, report.run_id, out.errors_mode)
     rows.unpersist()
-    duplicates.unpersist()
+    if duplicates is not None:
+        duplicates.unpersist()
     report.outputs = out.locations()
     report.wall_seconds = time.monotonic() - started
     report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

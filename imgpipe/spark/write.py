@@ -73,7 +73,9 @@ def duplicate_keys(rows: DataFrame) -> DataFrame:
     )
 
 
-def write_errors(rows: DataFrame, duplicates: DataFrame, path: str, run_id: str, mode: str) -> None:
-    failed = rows.filter(F.col(B.STATUS) == B.STATUS_ERROR).select(B.KEY, B.ERROR_STAGE, B.ERROR_REASON, B.ERROR)
-    errors = failed.unionByName(duplicates).withColumn(B.RUN_ID, F.lit(run_id))
+def write_errors(rows: DataFrame, duplicates: DataFrame | None, path: str, run_id: str, mode: str) -> None:
+    errors = rows.filter(F.col(B.STATUS) == B.STATUS_ERROR).select(B.KEY, B.ERROR_STAGE, B.ERROR_REASON, B.ERROR)
+    if duplicates is not None:
+        errors = errors.unionByName(duplicates)
+    errors = errors.withColumn(B.RUN_ID, F.lit(run_id))
     errors.coalesce(1).write.mode("append" if mode == "append" else "overwrite").parquet(path)
