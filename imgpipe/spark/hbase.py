@@ -20,7 +20,9 @@ from imgpipe import batch as B
 from imgpipe.config.hbase import HBaseSinkConfig, HBaseSourceConfig
 from imgpipe.sinks import hbase as sink
 from imgpipe.sources import hbase as source
+from imgpipe.pipeline import Pipeline
 from imgpipe.spark import fs
+from imgpipe.spark.fused import output_type
 from imgpipe.spark.outputs import ReportFiles
 
 LEDGER = (B.KEY, B.STATUS, B.ERROR_STAGE, B.ERROR_REASON, B.ERROR, B.RUN_ID)
@@ -44,10 +46,17 @@ class HBaseInput:
         return [split.to_unit() for split in source.plan_splits(self.cfg)]
 
     def read(self, spark: SparkSession, units: list[Any]) -> DataFrame:
+        """The image cells alone, one task per split."""
+        return self._scan(spark, units, None)
+
+    def results(self, spark: SparkSession, units: list[Any], pipeline: Pipeline) -> tuple[DataFrame, int]:
+        """Scan and run the fused pass in the same Python task: image bytes never cross into the JVM."""
+        return self._scan(spark, units, pipeline), len(units)
+
+    def _scan(self, spark: SparkSession, units: list[Any], pipeline: Pipeline | None) -> DataFrame:
         cfg = self.cfg
         splits = [source.HBaseSplit.from_unit(u) for u in units]
-        # Emit as often as the fused pass consumes, so a slow model throttles the scan instead of the
-        # scanner racing ahead and holding a whole region in memory.
+        # Emit as often as the models consume, so the scanner never races ahead holding a whole region.
         rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") or 32)
         if self._retries is None:
             self._retries = spark.sparkContext.accumulator(0)
@@ -59,10 +68,12 @@ class HBaseInput:
 
             for batch in indices:
                 for index in batch.column(0).to_pylist():
-                    yield from source.read_split(cfg, splits[index], max_batch_rows=rows, on_retry=count)
+                    scanned = source.read_split(cfg, splits[index], max_batch_rows=rows, on_retry=count)
+                    yield from (pipeline(scanned) if pipeline is not None else scanned)
 
+        schema = source.schema(cfg)
         tasks = spark.range(0, len(splits), 1, numPartitions=max(1, len(splits)))
-        return tasks.mapInArrow(scan, from_arrow_schema(source.schema(cfg)))
+        return tasks.mapInArrow(scan, output_type(pipeline, schema) if pipeline else from_arrow_schema(schema))
 
 
 class HBaseOutput(ReportFiles):

@@ -8,7 +8,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 from imgpipe.config.job import JobConfig
 from imgpipe.config.sections import FilesSourceConfig, ParquetSourceConfig
+from imgpipe.pipeline import Pipeline
 from imgpipe.spark import read
+from imgpipe.spark.fused import fused_pass
 
 
 class Input(Protocol):
@@ -19,7 +21,13 @@ class Input(Protocol):
     def describe(self) -> str: ...
     def plan(self, spark: SparkSession) -> list[Any]: ...
     def read(self, spark: SparkSession, units: list[Any]) -> DataFrame: ...
+    def results(self, spark: SparkSession, units: list[Any], pipeline: Pipeline) -> tuple[DataFrame, int]: ...
     def retries(self) -> int: ...
+
+
+def fused_results(df: DataFrame, pipeline: Pipeline) -> tuple[DataFrame, int]:
+    """For inputs read by Spark's own readers: the fused pass over their DataFrame, and its task count."""
+    return fused_pass(df, pipeline), df.rdd.getNumPartitions()
 
 
 class FilesInput:
@@ -37,8 +45,11 @@ class FilesInput:
     def read(self, spark: SparkSession, units: list[Any]) -> DataFrame:
         return read.read_files(spark, self.cfg, [(p, n) for p, n in units])
 
+    def results(self, spark: SparkSession, units: list[Any], pipeline: Pipeline) -> tuple[DataFrame, int]:
+        return fused_results(self.read(spark, units), pipeline)
+
     def retries(self) -> int:
-        return 0  # Spark's file reader retries by itself and does not say
+        return 0  # Spark's file reader retries by itself and does not count
 
 
 class ParquetInput:
@@ -56,6 +67,9 @@ class ParquetInput:
 
     def read(self, spark: SparkSession, units: list[Any]) -> DataFrame:
         return read.read_parquet(spark, self.cfg, units)
+
+    def results(self, spark: SparkSession, units: list[Any], pipeline: Pipeline) -> tuple[DataFrame, int]:
+        return fused_results(self.read(spark, units), pipeline)
 
     def retries(self) -> int:
         return 0

@@ -10,12 +10,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
-import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+from pyspark.sql import SparkSession
 
 from imgpipe import batch as B
 from imgpipe.config import LoadedConfig
@@ -103,21 +100,9 @@ def _start(
 
 
 def _run_chunk(spark: SparkSession, inp: Input, out: Output, pipeline: Pipeline, units: list, name: str) -> int:
-    df = inp.read(spark, units)
-    tasks = df.rdd.getNumPartitions()
-    out.write_chunk(spark, fused_pass(df, pipeline, cores_per_task(spark)), name)
+    results, tasks = inp.results(spark, units, pipeline.with_threads(cores_per_task(spark)))
+    out.write_chunk(spark, results, name)
     return tasks
-
-
-def fused_pass(df: DataFrame, pipeline: Pipeline, threads: int) -> DataFrame:
-    """Decode, detect, crop and embed in one ``mapInArrow``: only bytes in and small results out."""
-    pipeline = pipeline.with_threads(threads)
-    schema = pipeline.output_schema(to_arrow_schema(df.schema))
-
-    def run_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return pipeline(batches)
-
-    return df.mapInArrow(run_partition, from_arrow_schema(schema))
 
 
 def _finish(
