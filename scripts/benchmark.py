@@ -194,6 +194,52 @@ def part_hbase_read(rows: int, repeats: int, work: Path) -> list[tuple[str, floa
     return [(name, s, rows) for name, s in seconds.items()]
 
 
+def part_hbase_inference(rows: int, repeats: int, work: Path) -> list[tuple[str, float, int]]:
+    """The mission's case: HBase -> detect/crop/embed -> results, the old way against imgpipe."""
+    import happybase
+
+    from imgpipe.ingest import ingest
+
+    files = build_corpus(work / "e2e-corpus", rows, sides=(640, 1280))
+    run_dir = work / "hbase-e2e"
+    thrift, zk = start_hbase(run_dir)
+    try:
+        ingest(work / "e2e-corpus", "127.0.0.1", thrift, "e2e", "f:img", regions=8, zk=f"127.0.0.1:{zk}")
+        source = f"source: {{type: hbase, host: 127.0.0.1, port: {thrift}, table: e2e, column: 'f:img'}}\n"
+        loaded = parse_config(source + f"sink: {{type: parquet, path: '{work}/e2e-out', mode: overwrite}}\n" + MODELS)
+        pipeline = build_pipeline(loaded, run_id="bench")
+
+        def old_way() -> float:
+            """One client scans the table and feeds one model process: reading tied to the replica."""
+            start = time.perf_counter()
+            conn = happybase.Connection("127.0.0.1", thrift)
+            keys, images = [], []
+            for key, cells in conn.table("e2e").scan(columns=[b"f:img"], batch_size=16):
+                keys.append(key)
+                images.append(cells[b"f:img"])
+                if len(keys) == 16:
+                    pipeline.process(pa.RecordBatch.from_pydict({"key": keys, "image": images}))
+                    keys, images = [], []
+            if keys:
+                pipeline.process(pa.RecordBatch.from_pydict({"key": keys, "image": images}))
+            conn.close()
+            return time.perf_counter() - start
+
+        spark = build_session(SparkConfig(master="local[2]"))
+        try:
+            job = lambda: timed(lambda: run_on(spark, loaded, build_pipeline(loaded)))  # noqa: E731
+            job()  # warm-up
+            seconds = median_of(repeats, {
+                "one scanner feeding one model process (baseline)": old_way,
+                "imgpipe HBase -> Parquet, 8 regions fused, local[2]": job,
+            })  # fmt: skip
+        finally:
+            spark.stop()
+    finally:
+        subprocess.run([str(REPO / "scripts/hbase/stop.sh"), "--dir", str(run_dir)], timeout=120, check=False)
+    return [(name, s, len(files)) for name, s in seconds.items()]
+
+
 def table(title: str, rows: list[tuple[str, float, int]]) -> Iterator[str]:
     base = rows[0][2] / rows[0][1]
     yield f"\n{title}\n"
@@ -222,6 +268,8 @@ def main() -> None:
         if not args.skip_hbase:
             lines += table("HBase read (image cells only, no inference)",
                            part_hbase_read(args.hbase_rows, args.repeats, work))  # fmt: skip
+            lines += table("HBase end to end (scan -> decode -> detect -> crop -> embed -> write)",
+                           part_hbase_inference(args.images, args.repeats, work))  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n".join(lines))
