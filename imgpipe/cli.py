@@ -17,7 +17,7 @@ import yaml
 from imgpipe import __version__
 from imgpipe.cli_ingest import ingest
 from imgpipe.cli_models import models
-from imgpipe.config import LoadedConfig, load_config
+from imgpipe.config import LoadedConfig, load_config, secrets
 from imgpipe.errors import ErrorRateExceeded, ImgpipeError
 
 RUN_EXAMPLES = """
@@ -47,8 +47,8 @@ class _Group(click.Group):
 
 def _report(ctx: click.Context, message: str, code: int) -> None:
     if ctx.obj and ctx.obj.get("verbose"):
-        traceback.print_exc()
-    click.echo(f"Error: {message}", err=True)
+        click.echo(secrets.redact(traceback.format_exc()), err=True)
+    click.echo(f"Error: {secrets.redact(message)}", err=True)
     if code == 1 and not (ctx.obj and ctx.obj.get("verbose")):
         click.echo("Run with --verbose to see the full traceback.", err=True)
     ctx.exit(code)
@@ -85,6 +85,7 @@ def _setup_logging(verbose: bool) -> None:
     )
     for noisy in ("py4j", "pyspark"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    secrets.redact_handlers(logging.getLogger())
 
 
 _set_option = click.option(

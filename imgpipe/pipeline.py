@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from imgpipe import batch as B
+from imgpipe.config import secrets
 from imgpipe.config.inference import CropConfig
 from imgpipe.config.sections import DecodeConfig
 from imgpipe.stages.crop import Crop, NoObjectsError, crop_objects
@@ -82,6 +83,8 @@ class Pipeline:
     max_batch_bytes: int = 128 << 20
     #: Cores this pass may use (OpenCV and ONNX Runtime threads); 0 leaves the libraries' defaults.
     threads: int = 0
+    #: Values from ``${ENV}`` in the config, hidden from what the workers log.
+    secrets: tuple[str, ...] = ()
 
     def with_threads(self, n: int) -> Pipeline:
         """Threads per task: ONNX Runtime (unless the YAML set ``intra_op_threads``) and OpenCV."""
@@ -102,6 +105,8 @@ class Pipeline:
         return pa.schema(fields)
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        secrets.remember(self.secrets)
+        secrets.executor_logging()
         if self.threads:
             # OpenCV otherwise starts a thread per machine core in every worker: tasks x cores threads.
             cv2.setNumThreads(self.threads)

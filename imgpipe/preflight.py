@@ -123,6 +123,7 @@ def build_pipeline(loaded: LoadedConfig, run_id: str | None = None) -> Pipeline:
         detect_model=ModelInfo(detector.name, detector.sha256) if detector else None,
         embed_model=ModelInfo(embedder.name, embedder.sha256) if embedder else None,
         max_batch_bytes=job.run.max_batch_bytes,
+        secrets=tuple(sorted(loaded.raw.secrets)),
     )
 
 

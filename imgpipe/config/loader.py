@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from imgpipe.config import secrets
 from imgpipe.errors import ConfigError
 
 Loc = tuple[str | int, ...]
@@ -44,9 +45,7 @@ class RawConfig:
 
     def redact(self, text: str) -> str:
         """Hide every value that came from ``${ENV}``: hosts behind auth, credentials in ``spark.conf``."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        return secrets.redact(text, self.secrets)
 
 
 def load_raw(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RawConfig:
@@ -81,6 +80,7 @@ def parse_raw(text: str, source: str, overrides: list[str] | tuple[str, ...] = (
     raw.data = _interpolate(data, (), raw, problems)
     for item in overrides:
         _apply_override(raw, item, problems)
+    secrets.remember(raw.secrets)
     if problems:
         raise ConfigError(f"{source} is invalid ({_count(problems)}):", problems)
     return raw
@@ -129,7 +129,7 @@ def _interpolate(value: Any, loc: Loc, raw: RawConfig, problems: list[str]) -> A
                 )
                 return ""
             return default
-        if found:
+        if len(found) >= secrets.MIN_LENGTH:
             raw.secrets.add(found)
         return found
 

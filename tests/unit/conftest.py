@@ -31,3 +31,10 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", local_only)
+
+
+@pytest.fixture(autouse=True)
+def fresh_secrets() -> None:
+    from imgpipe.config import secrets
+
+    secrets.forget()
