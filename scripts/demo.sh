@@ -2,14 +2,7 @@
 # The demo: installs imgpipe into .venv, builds a sample corpus from the real photos scikit-image ships,
 # and runs configs/demo.yaml on local Spark. Output: demo-output/ (results/, errors/, summary.json).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[demo]"
+source "$(dirname "$0")/venv.sh" demo
 
 # Models download from their pinned URLs into ~/.cache/imgpipe/models. A checkout beside ../shared/models
 # (the development setup, without internet) uses that folder as the mirror instead.

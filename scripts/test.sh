@@ -3,14 +3,7 @@
 # tier (unit, integration on a local Spark, system tests against a real HBase and a standalone Spark
 # cluster started by the repo's own scripts). Extra arguments go to pytest, e.g. scripts/test.sh tests/unit
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test,demo]"
+source "$(dirname "$0")/venv.sh" test,demo
 
 # Tests read the shared photos and models beside the repo; model downloads go to that mirror, never the network.
 SHARED=${IMGPIPE_SHARED:-$(cd .. && pwd)/shared}

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import onnxruntime as ort
 import yaml
 from pydantic import Field, ValidationError
 
@@ -87,6 +88,12 @@ class ResolvedModel:
         if emb is None or emb.tensor is None:
             return ()
         return (ExposedTensor(emb.tensor, emb.scale, emb.zero_point),)
+
+    def session(self, providers: tuple[str, ...], threads: int | None) -> ort.InferenceSession:
+        """This worker's cached ONNX Runtime session for the model (loaded and verified on first use)."""
+        return load_session(
+            self.name, self.local_path(), self.sha256, providers=providers, threads=threads, expose=self.exposed
+        )
 
     def local_path(self) -> Path:
         """``path`` where it exists (the driver, local mode); otherwise this worker's cached copy."""

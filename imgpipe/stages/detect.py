@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from imgpipe.config.inference import DetectConfig
 from imgpipe.errors import ModelError
 from imgpipe.runtime.models import ResolvedModel, ResolvedModels
-from imgpipe.runtime.onnx import load_session, run_chunks
+from imgpipe.runtime.onnx import run_chunks
 from imgpipe.stages.adapters import Candidates, decoder
 from imgpipe.stages.nms import batched_nms
 from imgpipe.stages.resize import Transform, ensure_bgr, preprocess
@@ -119,10 +119,7 @@ class Detector:
         return self.model.batch or self.batch_size
 
     def _session(self) -> ort.InferenceSession:
-        m = self.model
-        return load_session(
-            m.name, m.local_path(), m.sha256, providers=self.providers, threads=self.intra_op_threads
-        )
+        return self.model.session(self.providers, self.intra_op_threads)
 
 
 def _output_names(session: ort.InferenceSession) -> list[str]:

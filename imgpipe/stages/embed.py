@@ -16,7 +16,6 @@ from numpy.typing import NDArray
 from imgpipe.config.inference import EmbedConfig
 from imgpipe.errors import ModelError
 from imgpipe.runtime.models import ResolvedModel, ResolvedModels
-from imgpipe.runtime.onnx import load_session
 from imgpipe.stages.resize import preprocess
 
 
@@ -75,15 +74,7 @@ class Embedder:
         return self.model.exposed[0].output_name
 
     def _session(self) -> ort.InferenceSession:
-        m = self.model
-        return load_session(
-            m.name,
-            m.local_path(),
-            m.sha256,
-            providers=self.providers,
-            threads=self.intra_op_threads,
-            expose=m.exposed,
-        )
+        return self.model.session(self.providers, self.intra_op_threads)
 
 
 def l2_normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
