@@ -149,7 +149,10 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
     if img.dtype == np.uint16:
         return (img >> 8).astype(np.uint8)
     if np.issubdtype(img.dtype, np.floating):
-        return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        # Float TIFFs hold 0..1 by convention, sometimes 0..255; NaN and infinities (no data) become 0.
+        img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0)
+        peak = 255.0 if img.size and float(img.max()) > 1.0 else 1.0
+        return (np.clip(img / peak, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 

@@ -7,6 +7,7 @@ import os
 import resource
 import struct
 import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -220,6 +221,9 @@ def test_real_rgba_png_named_jpg_is_sniffed_by_content() -> None:
 
 def test_to_bgr8_handles_float_and_two_channel() -> None:
     assert to_bgr8(np.full((2, 2), 0.5, np.float32)).tolist()[0][0] == [128, 128, 128]
+    with_nan = np.array([[np.nan, 0.5], [np.inf, 1.0]], np.float64)
+    assert to_bgr8(with_nan)[:, :, 0].tolist() == [[0, 128], [0, 255]]
+    assert to_bgr8(np.full((1, 1), 200.0, np.float32))[0, 0].tolist() == [200, 200, 200]
     grey_alpha = np.dstack([np.full((2, 2), 10, np.uint8), np.zeros((2, 2), np.uint8)])
     assert to_bgr8(grey_alpha)[0, 0].tolist() == [255, 255, 255]
 
@@ -230,3 +234,14 @@ def test_every_shared_photo_decodes() -> None:
     for name in names:
         out = decode_image((SHARED_IMAGES / name).read_bytes(), CFG)
         assert out.pixels.ndim == 3 and out.pixels.shape[2] == 3, name
+
+
+def test_demo_corpus_decodes_cleanly(tmp_path: Path) -> None:
+    """The photos scikit-image ships (the demo corpus) include a float64 TIFF with NaN pixels."""
+    from imgpipe.demo import build
+
+    files = build(tmp_path)
+    assert len(files) >= 10
+    for path in files:
+        out = decode_image(path.read_bytes(), CFG)  # warnings are errors in this suite
+        assert out.pixels.dtype == np.uint8 and out.pixels.shape[2] == 3, path.name
