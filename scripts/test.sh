@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs everything into .venv, then checks the import contracts and runs every test
-# tier (unit, integration on a local Spark, system tests against a real HBase and a standalone Spark
-# cluster started by the repo's own scripts). Extra arguments go to pytest, e.g. scripts/test.sh tests/unit
+# The test command: installs everything into .venv, checks the import contracts and the types
+# (mypy --strict), then runs every test tier: unit, integration on a local Spark, and system tests against
+# a real HBase and a standalone Spark cluster started by the repo's own scripts.
+# Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -q
 set -euo pipefail
 source "$(dirname "$0")/venv.sh" test,demo
 
@@ -11,4 +12,5 @@ export IMGPIPE_SHARED="$SHARED"
 export IMGPIPE_MODEL_MIRROR=${IMGPIPE_MODEL_MIRROR:-$SHARED/models}
 
 .venv/bin/lint-imports
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -25,7 +25,7 @@ def expose_tensors(name: str, data: bytes, exposed: Sequence[ExposedTensor]) -> 
     model = onnx.load_from_string(data)
     for item in exposed:
         _expose(name, model, item)
-    return model.SerializeToString()
+    return bytes(model.SerializeToString())
 
 
 def tensor_names(graph: onnx.GraphProto) -> set[str]:
@@ -50,7 +50,7 @@ def _expose(name: str, model: onnx.ModelProto, item: ExposedTensor) -> None:
             "DequantizeLinear", [item.tensor, item.scale, item.zero_point], [item.output_name]
         )
         graph.node.append(node)
-        elem_type = onnx.TensorProto.FLOAT
+        elem_type: int = onnx.TensorProto.FLOAT
     else:
         graph.node.append(helper.make_node("Identity", [item.tensor], [item.output_name]))
         elem_type = _elem_type(model, item.tensor)

@@ -31,7 +31,7 @@ def _transient_types() -> tuple[type[BaseException], ...]:
     types: list[type[BaseException]] = [OSError, socket.timeout, EOFError]
     try:
         import happybase  # noqa: F401 - registers the generated Hbase_thrift module
-        import Hbase_thrift  # type: ignore[import-not-found]
+        import Hbase_thrift
         from thriftpy2.thrift import TApplicationException
         from thriftpy2.transport import TTransportException
 

@@ -366,7 +366,7 @@ def check_model(model: ResolvedModel, registry: Registry | None = None) -> Resol
     )
     input_name = model.spec.input.name or session.get_inputs()[0].name
     batch = _check_input(model, input_shape(session, input_name))
-    outputs = {o.name: list(o.shape) for o in session.get_outputs()}
+    outputs: dict[str, list[int | str | None]] = {o.name: list(o.shape) for o in session.get_outputs()}
     dim = None
     if model.spec.adapter == "embedding":
         dim = _embedding_dim(model, session, input_name, outputs)
@@ -377,7 +377,7 @@ def check_model(model: ResolvedModel, registry: Registry | None = None) -> Resol
 
 def _check_input(model: ResolvedModel, shape: list[int | str | None]) -> int | None:
     spec = model.spec.input
-    want = (
+    want: list[int | str | None] = (
         ["batch", 3, spec.height, spec.width] if spec.layout == "nchw" else ["batch", spec.height, spec.width, 3]
     )
     if len(shape) != 4 or any(isinstance(g, int) and g != w for g, w in zip(shape[1:], want[1:], strict=True)):
@@ -419,7 +419,9 @@ def _class_count(adapter: str, shape: list[int | str | None]) -> int | None:
     return None
 
 
-def _embedding_dim(model: ResolvedModel, session: object, input_name: str, outputs: dict[str, object]) -> int:
+def _embedding_dim(
+    model: ResolvedModel, session: object, input_name: str, outputs: dict[str, list[int | str | None]]
+) -> int:
     """Run one blank image through the graph: internal tensors have no declared shape to read."""
     emb = model.spec.embedding
     assert emb is not None  # ModelSpec guarantees it for the embedding adapter

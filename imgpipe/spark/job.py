@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from typing import Any
 from datetime import datetime, timezone
 
 from pyspark.sql import SparkSession
@@ -99,7 +100,7 @@ def _start(
     return manifest
 
 
-def _run_chunk(spark: SparkSession, inp: Input, out: Output, pipeline: Pipeline, units: list, name: str) -> int:
+def _run_chunk(spark: SparkSession, inp: Input, out: Output, pipeline: Pipeline, units: list[Any], name: str) -> int:
     results, tasks = inp.results(spark, units, pipeline.with_threads(cores_per_task(spark)))
     out.write_chunk(spark, results, name)
     return tasks

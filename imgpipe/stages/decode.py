@@ -31,7 +31,7 @@ class Decoded:
     @property
     def scale(self) -> float:
         """Decoded pixels per original pixel (below 1 after a reduced JPEG decode)."""
-        return self.pixels.shape[1] / self.width
+        return float(self.pixels.shape[1] / self.width)
 
 
 class DecodeFailure(Exception):
@@ -116,7 +116,7 @@ def _rotated(img: np.ndarray, width: int, height: int, factor: int) -> bool:
     dh, dw = img.shape[:2]
     straight = abs(dw - -(-width // factor)) + abs(dh - -(-height // factor))
     swapped = abs(dw - -(-height // factor)) + abs(dh - -(-width // factor))
-    return swapped < straight
+    return bool(swapped < straight)
 
 
 def _decode_other(data: bytes, header: Header, cfg: DecodeConfig) -> Decoded:
@@ -152,12 +152,15 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
         # Float TIFFs hold 0..1 by convention, sometimes 0..255; NaN and infinities (no data) become 0.
         img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0)
         peak = 255.0 if img.size and float(img.max()) > 1.0 else 1.0
-        return (np.clip(img / peak, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return np.clip(img, 0, 255).astype(np.uint8)
+        scaled: np.ndarray = (np.clip(img / peak, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return scaled
+    clipped: np.ndarray = np.clip(img, 0, 255).astype(np.uint8)
+    return clipped
 
 
 def _over_white(bgra: np.ndarray) -> np.ndarray:
     """Transparent product shots sit on white in every shop; compositing on black would invent a dark background."""
     alpha = bgra[:, :, 3:4].astype(np.float32) / 255.0
     bgr = bgra[:, :, :3].astype(np.float32)
-    return (bgr * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+    out: np.ndarray = (bgr * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+    return out

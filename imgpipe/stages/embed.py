@@ -80,4 +80,5 @@ class Embedder:
 def l2_normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     # An all-zero vector (possible after ReLU) stays zero instead of becoming NaN.
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    unit: NDArray[np.float32] = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return unit

@@ -17,7 +17,8 @@ def iou(box: Boxes, boxes: Boxes) -> NDArray[np.float32]:
     inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
     area = (box[2] - box[0]) * (box[3] - box[1])
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return (inter / np.maximum(area + areas - inter, 1e-9)).astype(np.float32)
+    iou: NDArray[np.float32] = (inter / np.maximum(area + areas - inter, 1e-9)).astype(np.float32)
+    return iou
 
 
 def nms(boxes: Boxes, scores: NDArray[np.float32], iou_threshold: float) -> NDArray[np.int64]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -37,9 +38,9 @@ class Transform:
 def ensure_bgr(image: NDArray[np.uint8]) -> Image:
     """3-channel BGR uint8 from grey (HxW, HxWx1), BGR or BGRA input."""
     if image.ndim == 2 or image.shape[2] == 1:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        return cast(Image, cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
     if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+        return cast(Image, cv2.cvtColor(image, cv2.COLOR_BGRA2BGR))
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"Expected an HxWx3 BGR image, but got shape {image.shape}")
     return image
@@ -48,7 +49,7 @@ def ensure_bgr(image: NDArray[np.uint8]) -> Image:
 def _resize(image: Image, width: int, height: int, antialias: bool) -> Image:
     shrinking = width < image.shape[1] or height < image.shape[0]
     interp = cv2.INTER_AREA if antialias and shrinking else cv2.INTER_LINEAR
-    return cv2.resize(image, (width, height), interpolation=interp)
+    return cast(Image, cv2.resize(image, (width, height), interpolation=interp))
 
 
 def letterbox(image: Image, spec: InputSpec, center: bool) -> tuple[Image, Transform]:
