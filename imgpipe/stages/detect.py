@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import onnxruntime as ort
@@ -20,6 +20,7 @@ from imgpipe.errors import ModelError
 from imgpipe.runtime.models import ResolvedModel, ResolvedModels
 from imgpipe.runtime.onnx import run_chunks
 from imgpipe.stages.adapters import Candidates, decoder
+from imgpipe.stages.model import ModelStage
 from imgpipe.stages.nms import batched_nms
 from imgpipe.stages.resize import Transform, ensure_bgr, preprocess
 
@@ -38,10 +39,9 @@ class Detections:
 
 
 @dataclass(frozen=True)
-class Detector:
+class Detector(ModelStage):
     """Callable over a list of HxWx3 uint8 BGR images (grey and BGRA are accepted too)."""
 
-    model: ResolvedModel
     score_threshold: float = 0.3
     iou_threshold: float = 0.45
     #: Class ids to keep; all when None.
@@ -49,8 +49,6 @@ class Detector:
     class_agnostic: bool = False
     max_detections: int = 100
     batch_size: int = 8
-    providers: tuple[str, ...] = ("CPUExecutionProvider",)
-    intra_op_threads: int | None = None
 
     @classmethod
     def from_config(cls, cfg: DetectConfig, resolved: ResolvedModel | ResolvedModels) -> Detector:
@@ -68,17 +66,6 @@ class Detector:
             providers=tuple(cfg.providers),
             intra_op_threads=cfg.intra_op_threads,
         )
-
-    def with_threads(self, n: int | None) -> Detector:
-        return replace(self, intra_op_threads=n)
-
-    @property
-    def name(self) -> str:
-        return self.model.name
-
-    @property
-    def sha256(self) -> str:
-        return self.model.sha256
 
     def __call__(self, images: Sequence[NDArray[np.uint8]]) -> list[Detections]:
         images = [ensure_bgr(image) for image in images]
@@ -118,8 +105,6 @@ class Detector:
         # Batch-1 exports (most YOLO ONNX files) refuse larger batches, so they run one image at a time.
         return self.model.batch or self.batch_size
 
-    def _session(self) -> ort.InferenceSession:
-        return self.model.session(self.providers, self.intra_op_threads)
 
 
 def _output_names(session: ort.InferenceSession) -> list[str]:

@@ -7,45 +7,37 @@ The vector is a graph output or an internal tensor exposed when the session load
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
 from imgpipe.config.inference import EmbedConfig
 from imgpipe.errors import ModelError
 from imgpipe.runtime.models import ResolvedModel, ResolvedModels
+from imgpipe.stages.model import ModelStage
 from imgpipe.stages.resize import preprocess
 
 
 @dataclass(frozen=True)
-class Embedder:
+class Embedder(ModelStage):
     """Callable over a list of HxWx3 uint8 BGR crops; returns (n, dim) L2-normalised vectors."""
 
-    model: ResolvedModel
     batch_size: int = 32
     dtype: str = "float32"
-    providers: tuple[str, ...] = ("CPUExecutionProvider",)
-    intra_op_threads: int | None = None
 
     @classmethod
     def from_config(cls, cfg: EmbedConfig, resolved: ResolvedModel | ResolvedModels) -> Embedder:
         model = resolved.embed if isinstance(resolved, ResolvedModels) else resolved
         if model is None:
             raise ModelError("Expected a resolved embed model, but resolve_models found none")
-        return cls(model, cfg.batch_size, cfg.dtype, tuple(cfg.providers), cfg.intra_op_threads)
-
-    def with_threads(self, n: int | None) -> Embedder:
-        return replace(self, intra_op_threads=n)
-
-    @property
-    def name(self) -> str:
-        return self.model.name
-
-    @property
-    def sha256(self) -> str:
-        return self.model.sha256
+        return cls(
+            model,
+            providers=tuple(cfg.providers),
+            intra_op_threads=cfg.intra_op_threads,
+            batch_size=cfg.batch_size,
+            dtype=cfg.dtype,
+        )
 
     @property
     def dim(self) -> int:
@@ -73,8 +65,6 @@ class Embedder:
             return emb.output
         return self.model.exposed[0].output_name
 
-    def _session(self) -> ort.InferenceSession:
-        return self.model.session(self.providers, self.intra_op_threads)
 
 
 def l2_normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
