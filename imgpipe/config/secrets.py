@@ -26,10 +26,6 @@ def forget() -> None:
     _known.clear()
 
 
-def known() -> tuple[str, ...]:
-    return tuple(sorted(_known))
-
-
 def redact(text: str, values: Iterable[str] | None = None) -> str:
     # Longest first, so a secret that contains another is hidden whole.
     for secret in sorted(_known if values is None else set(values), key=len, reverse=True):

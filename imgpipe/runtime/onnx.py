@@ -142,12 +142,6 @@ def usable_providers(requested: Sequence[str]) -> list[str]:
     return usable
 
 
-def fixed_batch(session: ort.InferenceSession, input_name: str) -> int | None:
-    """The batch size the graph input insists on, or ``None`` when it is dynamic."""
-    dim = input_shape(session, input_name)[0]
-    return dim if isinstance(dim, int) and dim > 0 else None
-
-
 def input_shape(session: ort.InferenceSession, input_name: str) -> list[int | str | None]:
     for node in session.get_inputs():
         if node.name == input_name:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any
 from datetime import datetime, timezone
+from typing import Any
 
 from pyspark.sql import SparkSession
 

@@ -2,8 +2,9 @@
 
 Layout under ``sink.path``::
 
-    results/   one row per image (or per object with ``explode: true``), partitioned by ``partition_by``
-    errors/    key, error_stage, error_reason, error, run_id for every image that failed
+    results/chunk=<run_id>-NNNNN/   one row per image (or per object with ``explode: true``), each chunk
+                                    committed on its own, partitioned further by ``partition_by``
+    errors/                         key, error_stage, error_reason, error, run_id of every failed image
     summary.json
 """
 
@@ -21,10 +22,6 @@ OBJECT = "object"
 
 def results_path(cfg: ParquetSinkConfig) -> str:
     return cfg.path.rstrip("/") + "/results"
-
-
-def errors_path(cfg: ParquetSinkConfig) -> str:
-    return cfg.path.rstrip("/") + "/errors"
 
 
 def explode_objects(df: DataFrame) -> DataFrame:

@@ -93,23 +93,6 @@ def fit(image: Image, spec: InputSpec) -> tuple[Image, Transform]:
     return stretch(image, spec)
 
 
-def max_reduction(image_hw: tuple[int, int], spec: InputSpec) -> float:
-    """The largest downscale of an (h, w) image that still gives this model as many input pixels.
-
-    For choosing a reduced JPEG decode (1/2, 1/4, 1/8): any factor up to this one loses nothing the model
-    would see. Crops cut from a reduced decode have fewer pixels, so object crops may still want more.
-    """
-    h, w = image_hw
-    if spec.resize in ("letterbox", "letterbox_center"):
-        factor = max(h / spec.height, w / spec.width)
-    elif spec.resize == "shortest_side_center_crop":
-        assert spec.shortest_side is not None
-        factor = min(h, w) / spec.shortest_side
-    else:
-        factor = min(h / spec.height, w / spec.width)
-    return max(1.0, factor)
-
-
 def to_tensor(images: Sequence[Image], spec: InputSpec) -> NDArray[np.float32]:
     """Stack fitted BGR images into the model's layout, channel order and normalisation."""
     batch = np.stack(images)

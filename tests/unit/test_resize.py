@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from imgpipe.config.inference import InputSpec
-from imgpipe.stages.resize import Transform, ensure_bgr, fit, max_reduction, preprocess, to_tensor
+from imgpipe.stages.resize import Transform, ensure_bgr, fit, preprocess, to_tensor
 
 
 def spec(**fields: object) -> InputSpec:
@@ -73,16 +73,3 @@ def test_grey_and_alpha_become_bgr(shape: tuple[int, ...]) -> None:
 def test_preprocess_returns_one_transform_per_image() -> None:
     tensor, transforms = preprocess([np.zeros((10, 20, 3), np.uint8), np.zeros((30, 10), np.uint8)], spec())
     assert tensor.shape == (2, 3, 416, 416) and len(transforms) == 2
-
-
-@pytest.mark.parametrize(
-    ("fields", "hw", "factor"),
-    [
-        ({"resize": "letterbox"}, (900, 1352), 1352 / 416),
-        ({"resize": "letterbox_center"}, (300, 200), 1.0),
-        ({"size": [224, 224], "resize": "shortest_side_center_crop", "shortest_side": 256}, (1024, 2048), 4.0),
-        ({"size": [100, 200], "resize": "exact"}, (400, 1000), 4.0),
-    ],
-)
-def test_max_reduction(fields: dict[str, object], hw: tuple[int, int], factor: float) -> None:
-    assert max_reduction(hw, spec(**fields)) == pytest.approx(factor)
