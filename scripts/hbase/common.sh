@@ -89,3 +89,18 @@ pid_alive() {  # $1 = pid file
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-Dhbase.home.dir=$HBASE_RUN_DIR " || return 1
 }
+
+# Copy a template, replacing each @VAR@ by the value of the shell variable VAR (pure bash: envsubst is not
+# on every machine, and sed would need every value escaped). A placeholder left over is an error.
+fill_template() {  # $1 = template, $2 = output, rest = variable names
+  local template="$1" out="$2" text var left
+  shift 2
+  text="$(<"$template")"
+  for var in "$@"; do
+    text="${text//"@$var@"/"${!var}"}"
+  done
+  left="$(grep -o '@[A-Z_][A-Z0-9_]*@' <<<"$text" | sort -u | tr '\n' ' ')" || true
+  [ -z "$left" ] || die "Expected a value for every placeholder of $template, but got none for: $left"
+  printf '%s\n' "$text" >"$out.tmp"
+  mv "$out.tmp" "$out"
+}

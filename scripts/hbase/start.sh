@@ -57,75 +57,9 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 
 write_conf() {
   mkdir -p "$RUN/conf" "$RUN/logs" "$RUN/tmp"
-  # Port 0 for master/RS is what hbase.localcluster.assign.random.ports does; an explicit port wins.
-  cat >"$RUN/conf/hbase-site.xml" <<EOF
-<?xml version="1.0"?>
-<!-- Written by scripts/hbase/start.sh; rewritten on every start. -->
-<configuration>
-  <property><name>hbase.cluster.distributed</name><value>false</value></property>
-  <property><name>hbase.tmp.dir</name><value>$RUN/tmp</value></property>
-  <property><name>hbase.rootdir</name><value>file://$RUN/hbase</value></property>
-  <property><name>hbase.zookeeper.property.dataDir</name><value>$RUN/zookeeper</value></property>
-  <property><name>hbase.zookeeper.quorum</name><value>127.0.0.1</value></property>
-  <property><name>hbase.zookeeper.property.clientPort</name><value>$HBASE_ZK_PORT</value></property>
-  <!-- LocalFileSystem has no hflush/hsync; without this the WAL refuses to start. Test use only. -->
-  <property><name>hbase.unsafe.stream.capability.enforce</name><value>false</value></property>
-  <property><name>hbase.localcluster.assign.random.ports</name><value>true</value></property>
-  <property><name>hbase.master.port</name><value>$HBASE_MASTER_PORT</value></property>
-  <property><name>hbase.regionserver.port</name><value>$HBASE_RS_PORT</value></property>
-  <property><name>hbase.master.info.port</name><value>-1</value></property>
-  <property><name>hbase.regionserver.info.port</name><value>-1</value></property>
-  <property><name>hbase.thrift.info.port</name><value>-1</value></property>
-  <!-- Register and bind as 127.0.0.1 whatever the machine's hostname resolves to. -->
-  <property><name>hbase.master.hostname</name><value>127.0.0.1</value></property>
-  <property><name>hbase.unsafe.regionserver.hostname</name><value>127.0.0.1</value></property>
-  <property><name>hbase.master.ipc.address</name><value>127.0.0.1</value></property>
-  <property><name>hbase.regionserver.ipc.address</name><value>127.0.0.1</value></property>
-  <property><name>hbase.zookeeper.property.clientPortAddress</name><value>127.0.0.1</value></property>
-  <!-- Thrift1 as happybase expects it: threadpool server, buffered transport, binary protocol. -->
-  <property><name>hbase.regionserver.thrift.framed</name><value>false</value></property>
-  <property><name>hbase.regionserver.thrift.compact</name><value>false</value></property>
-  <property><name>hbase.regionserver.thrift.http</name><value>false</value></property>
-  <property><name>hbase.thrift.server.socket.read.timeout</name><value>600000</value></property>
-  <!-- Scanners survive slow consumers (an executor running models between two batches). -->
-  <property><name>hbase.client.scanner.timeout.period</name><value>300000</value></property>
-  <!-- A loaded 2-core box can stall for seconds; local mode's default ZK session is 10 s. -->
-  <property><name>zookeeper.session.timeout.localHBaseCluster</name><value>30000</value></property>
-  <!-- Fewer threads: this instance serves tests, not traffic. -->
-  <property><name>hbase.regionserver.handler.count</name><value>10</value></property>
-  <property><name>hbase.master.handler.count</name><value>10</value></property>
-</configuration>
-EOF
-  cat >"$RUN/conf/log4j2.properties" <<'EOF'
-status = warn
-name = imgpipe-hbase
-appender.console.type = Console
-appender.console.name = console
-appender.console.target = SYSTEM_ERR
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = %d{ISO8601} %-5p [%t] %c{2}: %.1000m%n
-appender.RFA.type = RollingFile
-appender.RFA.name = RFA
-appender.RFA.fileName = ${sys:hbase.log.dir:-.}/${sys:hbase.log.file:-hbase.log}
-appender.RFA.filePattern = ${sys:hbase.log.dir:-.}/${sys:hbase.log.file:-hbase.log}.%i
-appender.RFA.layout.type = PatternLayout
-appender.RFA.layout.pattern = %d{ISO8601} %-5p [%t] %c{2}: %.1000m%n
-appender.RFA.policies.type = Policies
-appender.RFA.policies.size.type = SizeBasedTriggeringPolicy
-appender.RFA.policies.size.size = 64MB
-appender.RFA.strategy.type = DefaultRolloverStrategy
-appender.RFA.strategy.max = 2
-appender.NullAppender.type = Null
-appender.NullAppender.name = NullAppender
-rootLogger = ${sys:hbase.root.logger:-INFO,console}
-logger.SecurityLogger.name = SecurityLogger
-logger.SecurityLogger = ${sys:hbase.security.logger:-INFO,NullAppender}
-logger.SecurityLogger.additivity = false
-logger.zookeeper.name = org.apache.zookeeper
-logger.zookeeper.level = WARN
-logger.hadoop.name = org.apache.hadoop.metrics2
-logger.hadoop.level = WARN
-EOF
+  fill_template "$HBASE_SCRIPTS/conf/hbase-site.xml.in" "$RUN/conf/hbase-site.xml" \
+    RUN HBASE_ZK_PORT HBASE_MASTER_PORT HBASE_RS_PORT
+  fill_template "$HBASE_SCRIPTS/conf/log4j2.properties.in" "$RUN/conf/log4j2.properties"
   cat >"$RUN/ports.env" <<EOF
 HBASE_THRIFT_PORT=$HBASE_THRIFT_PORT
 HBASE_ZK_PORT=$HBASE_ZK_PORT
