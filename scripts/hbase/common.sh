@@ -80,14 +80,50 @@ jvm_flags() {  # $1 = log file name (inside $HBASE_RUN_DIR/logs)
   )
 }
 
-# PID file handling: a PID counts only while /proc shows a java process started from this run dir,
+# Each JVM is a component with a name: `master`, or a Thrift gateway `thrift`, `thrift2`, ... Its PID file is
+# DIR/NAME.pid, its logs DIR/logs/hbase-NAME.log and NAME.out.
+component_class() {  # $1 = name
+  case "$1" in
+    master) echo org.apache.hadoop.hbase.master.HMaster ;;
+    thrift*) echo org.apache.hadoop.hbase.thrift.ThriftServer ;;
+    *) die "Expected a component 'master' or 'thrift[NAME]', but got '$1'" ;;
+  esac
+}
+
+# A PID counts only while /proc shows that process running the component's class from this run dir,
 # so a recycled PID is never signalled.
-pid_alive() {  # $1 = pid file
-  local pid
-  [ -f "$1" ] || return 1
-  pid="$(cat "$1")"
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-Dhbase.home.dir=$HBASE_RUN_DIR " || return 1
+pid_alive() {  # $1 = name
+  local pidfile="$HBASE_RUN_DIR/$1.pid" pid args
+  [ -f "$pidfile" ] || return 1
+  pid="$(cat "$pidfile")"
+  [[ "$pid" =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] || return 1
+  args="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  grep -qxF -- "-Dhbase.home.dir=$HBASE_RUN_DIR" <<<"$args" && grep -qxF -- "$(component_class "$1")" <<<"$args"
+}
+
+# Whether a component runs; a PID file whose process is gone (or is someone else's) is removed, with a message.
+running() {  # $1 = name
+  local pidfile="$HBASE_RUN_DIR/$1.pid"
+  pid_alive "$1" && return 0
+  if [ -f "$pidfile" ]; then
+    log "removing the stale PID file $pidfile (pid $(cat "$pidfile") is not the $1 JVM of this run dir)"
+    rm -f "$pidfile"
+  fi
+  return 1
+}
+
+# The Thrift gateways that have a PID file in the run dir, default one first.
+gateway_names() {
+  local f
+  for f in "$HBASE_RUN_DIR"/thrift.pid "$HBASE_RUN_DIR"/thrift?*.pid; do
+    [ -f "$f" ] && basename "$f" .pid
+  done
+  return 0
+}
+
+check_gateway_name() {  # $1 = name
+  [[ "$1" =~ ^thrift[A-Za-z0-9_-]*$ ]] \
+    || die "Expected a gateway name 'thrift' followed by letters, digits, - or _ (e.g. thrift2), but got '$1'"
 }
 
 # Copy a template, replacing each @VAR@ by the value of the shell variable VAR (pure bash: envsubst is not
