@@ -4,6 +4,7 @@
 HBASE_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$HBASE_SCRIPTS/../.." && pwd)"
 TARGET="$HBASE_SCRIPTS/target"
+source "$HBASE_SCRIPTS/../lib/pidfile.sh"
 
 die() { echo "hbase: $*" >&2; exit 1; }
 log() { echo "hbase: $*" >&2; }
@@ -91,25 +92,18 @@ component_class() {  # $1 = name
 }
 
 # A PID counts only while /proc shows that process running the component's class from this run dir,
-# so a recycled PID is never signalled.
+# so a recycled PID is never signalled (scripts/lib/pidfile.sh).
 pid_alive() {  # $1 = name
-  local pidfile="$HBASE_RUN_DIR/$1.pid" pid args
-  [ -f "$pidfile" ] || return 1
-  pid="$(cat "$pidfile")"
-  [[ "$pid" =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] || return 1
-  args="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
-  grep -qxF -- "-Dhbase.home.dir=$HBASE_RUN_DIR" <<<"$args" && grep -qxF -- "$(component_class "$1")" <<<"$args"
+  pid_matches "$HBASE_RUN_DIR/$1.pid" "-Dhbase.home.dir=$HBASE_RUN_DIR" "$(component_class "$1")"
 }
 
-# Whether a component runs; a PID file whose process is gone (or is someone else's) is removed, with a message.
+# Whether a component runs; a stale PID file is removed, with a message.
 running() {  # $1 = name
-  local pidfile="$HBASE_RUN_DIR/$1.pid"
-  pid_alive "$1" && return 0
-  if [ -f "$pidfile" ]; then
-    log "removing the stale PID file $pidfile (pid $(cat "$pidfile") is not the $1 JVM of this run dir)"
-    rm -f "$pidfile"
-  fi
-  return 1
+  pid_running "$HBASE_RUN_DIR/$1.pid" "-Dhbase.home.dir=$HBASE_RUN_DIR" "$(component_class "$1")"
+}
+
+stop_component() {  # $1 = name, $2 = grace seconds
+  pid_stop "$HBASE_RUN_DIR/$1.pid" "$2" "$1" "-Dhbase.home.dir=$HBASE_RUN_DIR" "$(component_class "$1")"
 }
 
 # The Thrift gateways that have a PID file in the run dir, default one first.

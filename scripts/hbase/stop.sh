@@ -29,27 +29,11 @@ check_gateway_name "$NAME"
 [ -d "$HBASE_RUN_DIR" ] || { log "nothing to stop: $HBASE_RUN_DIR does not exist"; exit 0; }
 HBASE_RUN_DIR="$(realpath -ms "$HBASE_RUN_DIR")"
 
-stop_one() {  # $1 = name
-  local pidfile="$HBASE_RUN_DIR/$1.pid" pid
-  running "$1" || return 0
-  pid="$(cat "$pidfile")"
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$((SECONDS + GRACE))
-  while pid_alive "$1" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-  if pid_alive "$1"; then
-    log "$1 (pid $pid) still running after ${GRACE}s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    while pid_alive "$1"; do sleep 0.1; done
-  fi
-  rm -f "$pidfile"
-  log "stopped $1 (pid $pid)"
-}
-
 case "$COMPONENT" in
-  thrift) stop_one "$NAME" ;;
-  master) stop_one master ;;
+  thrift) stop_component "$NAME" "$GRACE" ;;
+  master) stop_component master "$GRACE" ;;
   all)
-    for name in $(gateway_names); do stop_one "$name"; done
-    stop_one master
+    for name in $(gateway_names); do stop_component "$name" "$GRACE"; done
+    stop_component master "$GRACE"
     ;;
 esac

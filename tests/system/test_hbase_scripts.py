@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import happybase
 import pytest
 from thriftpy2.transport import TTransportException
 
-from tests.helpers import service_unavailable
+from tests.helpers import process_args, service_unavailable
 from tests.system.conftest import HBaseService
 
 pytestmark = pytest.mark.system
@@ -20,16 +19,11 @@ pytestmark = pytest.mark.system
 
 def hbase_jvms(run_dir: Path) -> dict[str, int]:
     """The JVMs started from run_dir, by component name (start.sh passes -Dproc_NAME and the run dir)."""
-    found = {}
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue  # the process ended while we looked
-        if f"-Dhbase.home.dir={run_dir}".encode() in args:
-            names = [a.removeprefix(b"-Dproc_").decode() for a in args if a.startswith(b"-Dproc_")]
-            found[names[0] if names else "?"] = int(cmdline.parent.name)
-    return found
+    return {
+        next((a.removeprefix("-Dproc_") for a in args if a.startswith("-Dproc_")), "?"): pid
+        for pid, args in process_args().items()
+        if f"-Dhbase.home.dir={run_dir}" in args
+    }
 
 
 def thrift_port(started: subprocess.CompletedProcess[str]) -> int:
@@ -45,15 +39,6 @@ def rows(port: int, table: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
         return list(conn.table(table).scan())
     finally:
         conn.close()
-
-
-@pytest.fixture
-def sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    """A live process that is not HBase: what a recycled PID in a stale PID file points at."""
-    proc = subprocess.Popen(["sleep", "300"])
-    yield proc
-    proc.kill()
-    proc.wait()
 
 
 def test_start_with_gateways_but_no_master_refuses_and_starts_nothing(tmp_path: Path) -> None:
