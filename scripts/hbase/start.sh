@@ -141,7 +141,9 @@ fail_with_logs() {
       grep -v '^\s*at ' "$f" | tail -n 25 >&2
     done
   done
-  for name in "${STARTED[@]}"; do
+  local i
+  for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do  # the gateway before the master, as stop.sh does
+    name="${STARTED[i]}"
     if [ "$name" = master ]; then
       "$HBASE_SCRIPTS/stop.sh" --dir "$RUN" master >&2 || true
     else

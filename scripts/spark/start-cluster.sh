@@ -29,8 +29,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ ${#POSITIONAL[@]} -ge 1 ] && [ ${#POSITIONAL[@]} -le 4 ] \
-  || die "usage: start-cluster.sh STATE_DIR [MASTER_PORT] [WORKER_CORES] [WORKER_MEMORY] [--workers N] [--worker-env FILE]"
+if [ ${#POSITIONAL[@]} -lt 1 ] || [ ${#POSITIONAL[@]} -gt 4 ]; then
+  die "usage: start-cluster.sh STATE_DIR [MASTER_PORT] [WORKER_CORES] [WORKER_MEMORY] [--workers N] [--worker-env FILE]"
+fi
 STATE="$(realpath -ms "${POSITIONAL[0]}")"
 PORT="${POSITIONAL[1]:-7077}"
 CORES="${POSITIONAL[2]:-2}"
