@@ -63,3 +63,14 @@ def gradient(h: int = 64, w: int = 96) -> np.ndarray:
     """A BGR image whose colours differ along both axes, so rotations and channel swaps are visible."""
     y, x = np.mgrid[0:h, 0:w]
     return np.dstack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), np.full((h, w), 128)]).astype(np.uint8)
+
+
+def process_args() -> dict[int, list[str]]:
+    """Every process's command-line arguments, by PID (Linux /proc): to find a service's processes by its dir."""
+    found = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            found[int(cmdline.parent.name)] = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue  # the process ended while we looked
+    return found

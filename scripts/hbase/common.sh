@@ -4,6 +4,7 @@
 HBASE_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$HBASE_SCRIPTS/../.." && pwd)"
 TARGET="$HBASE_SCRIPTS/target"
+source "$HBASE_SCRIPTS/../lib/pidfile.sh"
 
 die() { echo "hbase: $*" >&2; exit 1; }
 log() { echo "hbase: $*" >&2; }
@@ -80,12 +81,56 @@ jvm_flags() {  # $1 = log file name (inside $HBASE_RUN_DIR/logs)
   )
 }
 
-# PID file handling: a PID counts only while /proc shows a java process started from this run dir,
-# so a recycled PID is never signalled.
-pid_alive() {  # $1 = pid file
-  local pid
-  [ -f "$1" ] || return 1
-  pid="$(cat "$1")"
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-Dhbase.home.dir=$HBASE_RUN_DIR " || return 1
+# Each JVM is a component with a name: `master`, or a Thrift gateway `thrift`, `thrift2`, ... Its PID file is
+# DIR/NAME.pid, its logs DIR/logs/hbase-NAME.log and NAME.out.
+component_class() {  # $1 = name
+  case "$1" in
+    master) echo org.apache.hadoop.hbase.master.HMaster ;;
+    thrift*) echo org.apache.hadoop.hbase.thrift.ThriftServer ;;
+    *) die "Expected a component 'master' or 'thrift[NAME]', but got '$1'" ;;
+  esac
+}
+
+# A PID counts only while /proc shows that process running the component's class from this run dir,
+# so a recycled PID is never signalled (scripts/lib/pidfile.sh).
+pid_alive() {  # $1 = name
+  pid_matches "$HBASE_RUN_DIR/$1.pid" "-Dhbase.home.dir=$HBASE_RUN_DIR" "$(component_class "$1")"
+}
+
+# Whether a component runs; a stale PID file is removed, with a message.
+running() {  # $1 = name
+  pid_running "$HBASE_RUN_DIR/$1.pid" "-Dhbase.home.dir=$HBASE_RUN_DIR" "$(component_class "$1")"
+}
+
+stop_component() {  # $1 = name, $2 = grace seconds
+  pid_stop "$HBASE_RUN_DIR/$1.pid" "$2" "$1" "-Dhbase.home.dir=$HBASE_RUN_DIR" "$(component_class "$1")"
+}
+
+# The Thrift gateways that have a PID file in the run dir, default one first.
+gateway_names() {
+  local f
+  for f in "$HBASE_RUN_DIR"/thrift.pid "$HBASE_RUN_DIR"/thrift?*.pid; do
+    [ -f "$f" ] && basename "$f" .pid
+  done
+  return 0
+}
+
+check_gateway_name() {  # $1 = name
+  [[ "$1" =~ ^thrift[A-Za-z0-9_-]*$ ]] \
+    || die "Expected a gateway name 'thrift' followed by letters, digits, - or _ (e.g. thrift2), but got '$1'"
+}
+
+# Copy a template, replacing each @VAR@ by the value of the shell variable VAR (pure bash: envsubst is not
+# on every machine, and sed would need every value escaped). A placeholder left over is an error.
+fill_template() {  # $1 = template, $2 = output, rest = variable names
+  local template="$1" out="$2" text var left
+  shift 2
+  text="$(<"$template")"
+  for var in "$@"; do
+    text="${text//"@$var@"/"${!var}"}"
+  done
+  left="$(grep -o '@[A-Z_][A-Z0-9_]*@' <<<"$text" | sort -u | tr '\n' ' ')" || true
+  [ -z "$left" ] || die "Expected a value for every placeholder of $template, but got none for: $left"
+  printf '%s\n' "$text" >"$out.tmp"
+  mv "$out.tmp" "$out"
 }

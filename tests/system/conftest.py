@@ -90,3 +90,12 @@ def hbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HBaseService]:
         yield service
     finally:
         service.script("stop.sh", timeout=120)
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A live process that is none of our services: what a recycled PID in a stale PID file points at."""
+    proc = subprocess.Popen(["sleep", "300"])
+    yield proc
+    proc.kill()
+    proc.wait()
