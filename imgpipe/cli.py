@@ -17,6 +17,7 @@ import yaml
 from imgpipe import __version__
 from imgpipe.cli_ingest import ingest
 from imgpipe.cli_models import models
+from imgpipe.cli_report import report
 from imgpipe.config import LoadedConfig, load_config, secrets
 from imgpipe.errors import ErrorRateExceeded, ImgpipeError
 
@@ -155,6 +156,7 @@ def _describe(loaded: LoadedConfig, pipeline: Any) -> str:
 
 cli.add_command(models)
 cli.add_command(ingest)
+cli.add_command(report)
 
 
 def main() -> None:

@@ -1,0 +1,98 @@
+"""``write_report``: read a run's output, draw the sample, render the page and write it, replacing only
+an earlier imgpipe report."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgpipe.config.job import JobConfig
+from imgpipe.config.sections import ParquetSinkConfig
+from imgpipe.errors import SinkError
+from imgpipe.htmlreport import page
+from imgpipe.htmlreport.images import reader_for
+from imgpipe.htmlreport.results import ResultStats, read_results
+from imgpipe.htmlreport.run import open_output, read_errors, read_summary
+from imgpipe.htmlreport.thumbs import SampleView, render_sample
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    samples: int = 24
+    #: The run's config: tells where the source's images are (Parquet, HBase) and what the sink was.
+    job: JobConfig | None = None
+    max_error_rows: int = 500
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    path: Path
+    images: int | None  # images in the results, None when the results are not Parquet
+    samples: int
+    samples_missing: int  # of those, shown as placeholders
+    error_rows: int
+
+
+def write_report(output: str, target: str | Path, options: ReportOptions = ReportOptions()) -> WrittenReport:
+    """Write the HTML report of the run at ``output`` (a Parquet sink path, or an HBase run's report_dir)."""
+    target = Path(target)
+    _check_target(target)
+    out = open_output(output)
+    summary = read_summary(out)
+    run_id = str(summary["run_id"])
+    stats = read_results(out, run_id, options.samples)
+    errors = read_errors(out, run_id, options.max_error_rows)
+    samples = _samples(stats, str(summary.get("source") or ""), options.job)
+    note = _results_note(stats, summary, options.job)
+    source_note = "" if options.job is not None or not any(s.missing for s in samples) else (
+        "Images from a Parquet or HBase source are read with --config (the run's config)."
+    )
+    html = page.render(summary, page.Section(samples, stats, note), errors, source_note)
+    _write_atomically(target, html)
+    return WrittenReport(
+        target, stats.images if stats else None, len(samples), sum(1 for s in samples if s.missing), errors.total
+    )
+
+
+def _samples(stats: ResultStats | None, source: str, job: JobConfig | None) -> list[SampleView]:
+    if stats is None or not stats.sample:
+        return []
+    fetched = reader_for(source, job)([s.key for s in stats.sample])
+    return [render_sample(s, fetched.get(s.key, "not read")) for s in stats.sample]
+
+
+def _results_note(stats: ResultStats | None, summary: dict[str, object], job: JobConfig | None) -> str:
+    if stats is not None:
+        return ""
+    if job is not None and not isinstance(job.sink, ParquetSinkConfig):
+        return (f"The results are in HBase table {job.sink.table}; this page shows the run summary "
+                "(counts, labels, stages) and the errors, not a sample of the table.")  # fmt: skip
+    return f"No results/ folder here: the sink was {summary.get('sink') or 'not Parquet'}; the page shows the summary."
+
+
+def _check_target(target: Path) -> None:
+    """Replace an earlier report, never anything else (imgpipe overwrites only what it wrote)."""
+    if not target.exists():
+        if not target.parent.is_dir():
+            raise SinkError(f"Expected --out in an existing folder, but {target.parent} does not exist")
+        return
+    if target.is_dir():
+        raise SinkError(f"Expected --out to name a file, but {target} is a folder")
+    with open(target, "rb") as f:
+        head = f.read(1024)
+    if f'content="{page.GENERATOR}'.encode() not in head:
+        raise SinkError(f"{target} exists and is not an imgpipe report; choose another --out (it is left as it is)")
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
