@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imgpipe.config.job import JobConfig
-from imgpipe.config.sections import ParquetSinkConfig
+from imgpipe.config.hbase import HBaseSinkConfig
 from imgpipe.errors import SinkError
 from imgpipe.htmlreport import page
+from imgpipe.htmlreport.hbase_results import scan_results
 from imgpipe.htmlreport.images import reader_for
 from imgpipe.htmlreport.results import ResultStats, read_results
 from imgpipe.htmlreport.run import open_output, read_errors, read_summary
 from imgpipe.htmlreport.thumbs import SampleView, render_sample
+from imgpipe.runtime import hbase
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class ReportOptions:
     #: The run's config: tells where the source's images are (Parquet, HBase) and what the sink was.
     job: JobConfig | None = None
     max_error_rows: int = 500
+    #: HBase sink: at most this many of the run's rows are scanned for the histograms and the sample.
+    scan_limit: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,11 @@ def write_report(output: str, target: str | Path, options: ReportOptions = Repor
     summary = read_summary(out)
     run_id = str(summary["run_id"])
     stats = read_results(out, run_id, options.samples)
+    note = "" if stats is not None else _no_results_note(summary, options.job)
+    if stats is None and options.job is not None and isinstance(options.job.sink, HBaseSinkConfig):
+        stats, note = _hbase_results(options.job.sink, run_id, options)
     errors = read_errors(out, run_id, options.max_error_rows)
     samples = _samples(stats, str(summary.get("source") or ""), options.job)
-    note = _results_note(stats, summary, options.job)
     source_note = "" if options.job is not None or not any(s.missing for s in samples) else (
         "Images from a Parquet or HBase source are read with --config (the run's config)."
     )
@@ -63,13 +69,25 @@ def _samples(stats: ResultStats | None, source: str, job: JobConfig | None) -> l
     return [render_sample(s, fetched.get(s.key, "not read")) for s in stats.sample]
 
 
-def _results_note(stats: ResultStats | None, summary: dict[str, object], job: JobConfig | None) -> str:
-    if stats is not None:
-        return ""
-    if job is not None and not isinstance(job.sink, ParquetSinkConfig):
-        return (f"The results are in HBase table {job.sink.table}; this page shows the run summary "
-                "(counts, labels, stages) and the errors, not a sample of the table.")  # fmt: skip
-    return f"No results/ folder here: the sink was {summary.get('sink') or 'not Parquet'}; the page shows the summary."
+def _no_results_note(summary: dict[str, object], job: JobConfig | None) -> str:
+    sink = summary.get("sink") or "not Parquet"
+    if job is None:
+        return f"No results/ folder here (the sink was {sink}): pass --config with the run's config to scan its results."
+    return f"No results/ folder here (the sink was {sink})."
+
+
+def _hbase_results(sink: HBaseSinkConfig, run_id: str, options: ReportOptions) -> tuple[ResultStats | None, str]:
+    where = f"HBase table {sink.table} ({sink.host}:{sink.port})"
+    try:
+        scanned = scan_results(sink, run_id, options.samples, options.scan_limit)
+    except Exception as exc:  # noqa: BLE001 - any Thrift or socket failure: the page says why and shows the rest
+        return None, f"The results are in {where}, which could not be read: {hbase.describe(exc)}."
+    if scanned.complete:
+        return scanned.stats, f"Read from {where}: all {scanned.rows:,} rows of run {run_id}."
+    return scanned.stats, (
+        f"Read from {where}: the first {scanned.rows:,} rows of run {run_id} in key order "
+        f"(--scan-limit); the summary's counts cover every image."
+    )
 
 
 def _check_target(target: Path) -> None:

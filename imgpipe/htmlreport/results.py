@@ -175,14 +175,30 @@ class _Sampler:
         return [key for _, _, key, _ in sorted(self._heap, reverse=True)]
 
 
+def stats_of_table(table: pa.Table, samples: int) -> ResultStats:
+    """The same for results already in memory, in the nested layout (a bounded scan of an HBase sink)."""
+    stats = ResultStats()
+    chosen = _Sampler(samples)
+    _count(stats, table)
+    chosen.offer(table, "")
+    found: dict[Any, SampleImage] = {}
+    _add_rows(found, table, set(chosen.order()))
+    stats.sample = [found[key] for key in chosen.order() if key in found]
+    return stats
+
+
 def _sample_rows(out: RunOutput, run_id: str, chosen: _Sampler) -> list[SampleImage]:
     found: dict[Any, SampleImage] = {}
     for path, keys in chosen.files().items():
         for table in _batches(out, path, run_id):
-            wanted = table.filter(pc.is_in(table[B.KEY], value_set=pa.array(list(keys), table.schema.field(B.KEY).type)))
-            for row in wanted.to_pylist():
-                _add_row(found, row)
+            _add_rows(found, table, keys)
     return [found[key] for key in chosen.order() if key in found]
+
+
+def _add_rows(found: dict[Any, SampleImage], table: pa.Table, keys: set[Any]) -> None:
+    wanted = table.filter(pc.is_in(table[B.KEY], value_set=pa.array(list(keys), table.schema.field(B.KEY).type)))
+    for row in wanted.to_pylist():
+        _add_row(found, row)
 
 
 def _add_row(found: dict[Any, SampleImage], row: dict[str, Any]) -> None:
