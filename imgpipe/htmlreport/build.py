@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from imgpipe.config.job import JobConfig
+import pyarrow as pa
+
 from imgpipe.config.hbase import HBaseSinkConfig
-from imgpipe.errors import SinkError
+from imgpipe.config.job import JobConfig
+from imgpipe.errors import SinkError, SourceError
 from imgpipe.htmlreport import page
 from imgpipe.htmlreport.hbase_results import scan_results
 from imgpipe.htmlreport.images import reader_for
 from imgpipe.htmlreport.results import ResultStats, read_results
-from imgpipe.htmlreport.run import open_output, read_errors, read_summary
+from imgpipe.htmlreport.run import RunOutput, open_output, read_errors, read_summary
 from imgpipe.htmlreport.thumbs import SampleView, render_sample
 from imgpipe.runtime import hbase
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,21 +51,35 @@ def write_report(output: str, target: str | Path, options: ReportOptions = Repor
     _check_target(target)
     out = open_output(output)
     summary = read_summary(out)
-    run_id = str(summary["run_id"])
-    stats = read_results(out, run_id, options.samples)
-    note = "" if stats is not None else _no_results_note(summary, options.job)
-    if stats is None and options.job is not None and isinstance(options.job.sink, HBaseSinkConfig):
-        stats, note = _hbase_results(options.job.sink, run_id, options)
-    errors = read_errors(out, run_id, options.max_error_rows)
-    samples = _samples(stats, str(summary.get("source") or ""), options.job)
-    source_note = "" if options.job is not None or not any(s.missing for s in samples) else (
-        "Images from a Parquet or HBase source are read with --config (the run's config)."
-    )
+    run_id, source = str(summary["run_id"]), str(summary.get("source") or "")
+    stats, note = _results(out, run_id, summary, options)
+    errors = _parquet(out.path("errors"), lambda: read_errors(out, run_id, options.max_error_rows))
+    samples = _samples(stats, source, options.job)
+    needs_config = options.job is None and not source.startswith("files ") and bool(samples)
+    source_note = "Images of a Parquet or HBase source are read with --config (the run's config)." if needs_config else ""
     html = page.render(summary, page.Section(samples, stats, note), errors, source_note)
     _write_atomically(target, html)
-    return WrittenReport(
-        target, stats.images if stats else None, len(samples), sum(1 for s in samples if s.missing), errors.total
-    )
+    missing = sum(1 for s in samples if s.missing)
+    return WrittenReport(target, stats.images if stats else None, len(samples), missing, errors.total)
+
+
+def _results(
+    out: RunOutput, run_id: str, summary: dict[str, object], options: ReportOptions
+) -> tuple[ResultStats | None, str]:
+    """Stats and sample from results/ (Parquet sink), else from the HBase sink table given --config."""
+    stats = _parquet(out.path("results"), lambda: read_results(out, run_id, options.samples))
+    if stats is not None:
+        return stats, ""
+    if options.job is not None and isinstance(options.job.sink, HBaseSinkConfig):
+        return _hbase_results(options.job.sink, run_id, options)
+    return None, _no_results_note(summary, options.job)
+
+
+def _parquet(path: str, read: Callable[[], T]) -> T:
+    try:
+        return read()
+    except (OSError, pa.ArrowException) as exc:
+        raise SourceError(f"Expected a readable Parquet dataset at {path}, but: {exc}") from None
 
 
 def _samples(stats: ResultStats | None, source: str, job: JobConfig | None) -> list[SampleView]:

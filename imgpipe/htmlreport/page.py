@@ -99,11 +99,17 @@ def _facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Spark application", summary.get("spark_app_id")),
         ("started", summary.get("started_at")),
         ("finished", summary.get("finished_at")),
-        ("wall time", f"{wall:.1f} s" + (f" ({rate:.1f} images/s)" if rate else "") if isinstance(wall, float | int) else None),
+        ("wall time", _wall(wall, rate)),
         ("task time", f"{summary['task_seconds']:.1f} s (summed over tasks)" if summary.get("task_seconds") else None),
         ("error rate", _rate(summary.get("error_rate"), limit)),
     ]
     return [(name, str(value)) for name, value in facts if value not in (None, "")]
+
+
+def _wall(wall: Any, rate: Any) -> str | None:
+    if not isinstance(wall, float | int):
+        return None
+    return f"{wall:.1f} s" + (f" ({rate:.1f} images/s)" if isinstance(rate, float | int) and rate else "")
 
 
 def _rate(rate: Any, limit: Any) -> str | None:

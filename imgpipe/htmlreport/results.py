@@ -123,7 +123,7 @@ def _object_columns(table: pa.Table) -> tuple[pa.Array, pa.Array] | None:
 def _count(stats: ResultStats, table: pa.Table) -> None:
     images = _image_rows(table)
     stats.images += images.num_rows
-    stats.by_status.update(images[B.STATUS].to_pylist())
+    _tally(stats.by_status, images[B.STATUS])
     found = _object_columns(table)
     if found is None:
         return
@@ -131,9 +131,14 @@ def _count(stats: ResultStats, table: pa.Table) -> None:
         stats.layout = "exploded"
     labels, scores = found
     stats.objects += len(labels)
-    stats.labels.update(name if name is not None else "?" for name in labels.to_pylist())
+    _tally(stats.labels, labels)
     values = scores.to_numpy(zero_copy_only=False).astype(np.float64)
     stats.score_counts += np.histogram(values[np.isfinite(values)], bins=SCORE_BINS, range=(0.0, 1.0))[0]
+
+
+def _tally(counter: Counter[str], values: pa.Array | pa.ChunkedArray) -> None:
+    for item in pc.value_counts(values).to_pylist():
+        counter[item["values"] if item["values"] is not None else "?"] += item["counts"]
 
 
 def key_hash(key: Any) -> int:

@@ -15,9 +15,9 @@ from imgpipe.config import parse_config
 from imgpipe.htmlreport import ReportOptions, write_report
 from imgpipe.ingest import ingest
 from tests.helpers import photo_paths
+from tests.report_page import Page, decoded
 from tests.spark_helpers import run_config
 from tests.system.conftest import HBaseService
-from tests.unit.test_htmlreport import Page, decoded
 
 pytestmark = pytest.mark.system
 

@@ -3,13 +3,10 @@ sample grid, errors, and what it does when images or summary keys are missing.""
 
 from __future__ import annotations
 
-import base64
 import json
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,6 +22,7 @@ from imgpipe.htmlreport import charts
 from imgpipe.htmlreport.results import key_hash, read_results
 from imgpipe.htmlreport.run import open_output
 from tests.helpers import encode, gradient
+from tests.report_page import Page, decoded
 
 RUN = "20261129T000000Z"
 
@@ -67,7 +65,8 @@ def image_rows(photos: Path) -> list[dict[str, Any]]:
         rows.append(_row(f"file:{path}", w, h, objects[: 2 if i == 0 else 1]))
     rows.append(_row(f"file:{photos / 'deleted.png'}", 300, 300, []))
     (photos / "broken.jpg").write_bytes(b"<html>not an image</html>")
-    rows.append(_row(f"file:{photos / 'broken.jpg'}", None, None, None, error=("decode", "unsupported_format", "text or HTML, not an image")))
+    failure = ("decode", "unsupported_format", "text or HTML, not an image")
+    rows.append(_row(f"file:{photos / 'broken.jpg'}", None, None, None, error=failure))
     return rows
 
 
@@ -131,46 +130,10 @@ def write_output(root: Path, summary_extra: dict[str, Any] | None = None, *, exp
     return out
 
 
-class Page(HTMLParser):
-    """What a reader sees that the tests check: images, counts, section ids, figure captions."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.images: list[dict[str, str]] = []
-        self.counts: dict[str, str] = {}
-        self.ids: set[str] = set()
-        self.keys: list[str] = []
-        self.text = ""
-        self._count: str | None = None
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "img":
-            self.images.append(a)
-        if "id" in a:
-            self.ids.add(a["id"])
-        if "data-key" in a:
-            self.keys.append(a["data-key"])
-        self._count = a.get("data-count")
-
-    def handle_data(self, data: str) -> None:
-        self.text += data
-        if self._count:
-            self.counts[self._count] = self.counts.get(self._count, "") + data.strip()
-
-
 def report(out: Path, tmp_path: Path, **options: Any) -> Page:
     target = tmp_path / "report.html"
     write_report(str(out), target, ReportOptions(**options))
     return Page(target.read_text())
-
-
-def decoded(uri: str) -> np.ndarray:
-    assert uri.startswith("data:image/jpeg;base64,"), uri[:40]
-    img = cv2.imdecode(np.frombuffer(base64.b64decode(uri.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
-    assert img is not None and img.size > 0
-    return img
 
 
 def test_page_shows_the_summary_counts_and_every_section(tmp_path: Path) -> None:
