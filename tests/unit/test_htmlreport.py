@@ -265,3 +265,9 @@ def test_charts_keep_pipeline_and_size_order() -> None:
     assert [b.label for b in sizes] == ["<256", "256-511", "512-1023", "1024-2047", ">=2048"]
     many = charts.label_bars({f"l{i:02d}": 100 - i for i in range(40)}, {})
     assert len(many) == charts.MAX_LABELS + 1 and many[-1].label == "10 other labels"
+
+
+def test_a_summary_with_only_a_run_id_still_renders(tmp_path: Path) -> None:
+    (tmp_path / "summary.json").write_text(json.dumps({"run_id": "old", "models": {"detect": {}}}))
+    page = Page(write_report(str(tmp_path), tmp_path / "r.html").path.read_text())
+    assert page.counts == {} and page.images == [] and "No failed images." in page.text and "old" in page.text
