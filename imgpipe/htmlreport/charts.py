@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 #: Stage order in the pipeline, for the timing bars; stages the summary adds later come after these.
 STAGE_ORDER = ("read", "decode", "detect", "crop", "embed", "write")
+STAGE_COLOURS = ("#c9504c", "#c9a43a", "#4a9d5b", "#3fa7a0", "#4f6bd8", "#9b59b6", "#7f8c8d")
 MAX_LABELS = 30
 
 
@@ -43,7 +44,8 @@ def stage_bars(stages: Mapping[str, Any]) -> list[Bar]:
         share = stages[name].get("share")
         text = f"{seconds:.1f} s" + (f" ({float(share):.0%})" if share is not None else "")
         rows.append((name, seconds, text))
-    return bars(rows)
+    colours = {name: STAGE_COLOURS[min(i, len(STAGE_COLOURS) - 1)] for i, name in enumerate(names)}
+    return bars(rows, colours)
 
 
 def label_bars(labels: Mapping[str, int], colours: Mapping[str, str]) -> list[Bar]:
