@@ -5,6 +5,10 @@ These names are persisted in users' outputs and HBase tables: treat them as API.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 import pyarrow as pa
 
 # Input columns every source provides.
@@ -24,6 +28,9 @@ DETECT_MODEL = "detect_model"
 EMBED_MODEL = "embed_model"
 RUN_ID = "run_id"
 
+#: The narrow per-image record the job reads back after commit for counts, errors and resume.
+LEDGER = (KEY, STATUS, ERROR_STAGE, ERROR_REASON, ERROR, RUN_ID)
+
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
 
@@ -42,9 +49,39 @@ BOX_TYPE = pa.struct(
 )
 
 
+#: Embedding dtype -> the little-endian NumPy type its bytes hold (Arrow binary, HBase cells).
+EMBEDDING_NUMPY = {"float32": "<f4", "float16": "<f2"}
+
+
 def embedding_type(dtype: str) -> pa.DataType:
     """float32 vectors are lists; float16 ones are packed little-endian bytes (Spark has no half type)."""
     return pa.list_(pa.float32()) if dtype == "float32" else pa.binary()
+
+
+def embedding_dtype(arrow_type: pa.DataType) -> str:
+    """The inverse of ``embedding_type``."""
+    return "float16" if pa.types.is_binary(arrow_type) else "float32"
+
+
+def vector_array(vecs: Sequence[np.ndarray | None], dtype: str) -> pa.Array:
+    """NumPy vectors (None for missing) -> an Arrow column of ``embedding_type(dtype)``."""
+    if dtype == "float16":
+        return pa.array([None if v is None else v.astype("<f2").tobytes() for v in vecs], pa.binary())
+    lengths = [0 if v is None else len(v) for v in vecs]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    present = [np.asarray(v, np.float32) for v in vecs if v is not None]
+    flat = np.concatenate(present) if present else np.zeros(0, np.float32)
+    mask = pa.array([v is None for v in vecs], pa.bool_())
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float32()), type=embedding_type(dtype), mask=mask)
+
+
+def vector_bytes(value: Any, dtype: str) -> bytes:
+    """One vector as Arrow gives it back (a list of floats, or float16 bytes) -> little-endian raw bytes."""
+    if value is None:
+        return b""
+    if dtype == "float16":
+        return bytes(value)  # already packed little-endian float16
+    return np.asarray(value, dtype="<f4").tobytes()
 
 
 def object_type(with_embedding: bool, dtype: str = "float32") -> pa.DataType:
@@ -85,5 +122,3 @@ def result_fields(
         fields.append(pa.field(EMBED_MODEL, model_type()))
     return fields
 
-
-ERRORS_SCHEMA_FIELDS = (KEY, ERROR_STAGE, ERROR_REASON, ERROR)

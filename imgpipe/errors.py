@@ -7,11 +7,15 @@
     ├── SinkError                exit 1: a sink could not be prepared or committed
     └── ErrorRateExceeded        exit 3: the job finished but too many images failed
 
-Bad *images* are not exceptions: they become rows with ``status="error"``. Only ``cli.py``
-turns these exceptions into messages and exit codes.
+Bad *images* are not exceptions: they become rows with ``status="error"``. Only ``imgpipe.cli``
+turns these exceptions into messages and exit codes. The two helpers at the end keep every message's
+"Did you mean" and first-line rendering the same.
 """
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
 
 
 class ImgpipeError(Exception):
@@ -54,3 +58,17 @@ class ErrorRateExceeded(ImgpipeError):
     """The job completed but the share of failed images exceeded ``run.max_error_rate``."""
 
     exit_code = 3
+
+
+def did_you_mean(word: str, choices: Iterable[str], n: int = 1) -> str:
+    """``". Did you mean 'x'?"`` for the closest of ``choices`` (up to ``n`` of them), or ``""``."""
+    close = difflib.get_close_matches(word, sorted(set(choices)), n=n)
+    return f". Did you mean {', '.join(map(repr, close))}?" if close else ""
+
+
+def first_line(exc: BaseException, limit: int = 500) -> str:
+    """The first non-blank line of an exception's message (its type name when it has none)."""
+    for line in str(exc).strip().splitlines():
+        if line.strip():
+            return line.strip()[:limit]
+    return type(exc).__name__

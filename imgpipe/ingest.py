@@ -33,7 +33,7 @@ import pyarrow.dataset as ds
 
 from imgpipe.config.sections import DEFAULT_EXTENSIONS
 from imgpipe.errors import SinkError, SourceError
-from imgpipe.runtime import hbase as hb
+from imgpipe.hbase import client as hb
 
 log = logging.getLogger(__name__)
 

@@ -71,7 +71,8 @@ class ModelInfo:
 @dataclass(frozen=True)
 class Pipeline:
     decode: DecodeConfig
-    run_id: str
+    #: Stamped on every row; the job assigns it (from the config, a new timestamp, or the resumed manifest).
+    run_id: str = ""
     passthrough: tuple[str, ...] = ()
     detector: Detector | None = None
     crop: CropConfig | None = None
@@ -208,7 +209,7 @@ class Pipeline:
             columns[B.OBJECTS] = _objects_column(rows, schema.field(B.OBJECTS).type, self.embed_dtype)
         if self.image_embedding:
             vecs = [r.image_embedding if r.ok else None for r in rows]
-            columns[B.IMAGE_EMBEDDING] = _vectors(vecs, schema.field(B.IMAGE_EMBEDDING).type, self.embed_dtype)
+            columns[B.IMAGE_EMBEDDING] = B.vector_array(vecs, self.embed_dtype)
         for col, info in ((B.DETECT_MODEL, self.detect_model), (B.EMBED_MODEL, self.embed_model)):
             if col in schema.names:
                 value = {"name": info.name, "sha256": info.sha256} if info else None
@@ -250,20 +251,8 @@ def _objects_column(rows: list[_Row], list_type: pa.DataType, dtype: str) -> pa.
     ]
     if struct_type.get_field_index("embedding") >= 0:
         vecs = [v for r in rows for v in (r.embeddings if r.embeddings is not None else [None] * len(r.crops))]
-        children.append(_vectors(vecs, struct_type.field("embedding").type, dtype))
+        children.append(B.vector_array(vecs, dtype))
     structs = pa.StructArray.from_arrays(children, fields=list(struct_type))
     offsets = np.concatenate([[0], np.cumsum([len(r.crops) for r in rows])]).astype(np.int32)
     mask = pa.array([not r.ok for r in rows], pa.bool_())
     return pa.ListArray.from_arrays(pa.array(offsets), structs, type=list_type, mask=mask)
-
-
-def _vectors(vecs: Sequence[np.ndarray | None], arrow_type: pa.DataType, dtype: str) -> pa.Array:
-    """float32 vectors as list<float>; float16 packed little-endian into binary (Spark has no half type)."""
-    if dtype == "float16":
-        return pa.array([None if v is None else v.astype("<f2").tobytes() for v in vecs], pa.binary())
-    lengths = [0 if v is None else len(v) for v in vecs]
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-    present = [np.asarray(v, np.float32) for v in vecs if v is not None]
-    flat = np.concatenate(present) if present else np.zeros(0, np.float32)
-    mask = pa.array([v is None for v in vecs], pa.bool_())
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.float32()), type=arrow_type, mask=mask)

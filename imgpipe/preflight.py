@@ -8,16 +8,14 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable
-from datetime import datetime, timezone
 from urllib.parse import urlparse
 
 from imgpipe import batch as B
 from imgpipe.config import LoadedConfig, config_error
-from imgpipe.config.hbase import HBaseSourceConfig
 from imgpipe.config.inference import CropConfig
 from imgpipe.config.sections import FilesSourceConfig, ParquetSinkConfig, ParquetSourceConfig
 from imgpipe.pipeline import ModelInfo, Pipeline
-from imgpipe.runtime.models import resolve_models
+from imgpipe.runtime.resolve import resolve_models
 from imgpipe.stages.detect import Detector
 from imgpipe.stages.embed import Embedder
 
@@ -26,10 +24,6 @@ RESERVED = {
     B.KEY, B.IMAGE, B.WIDTH, B.HEIGHT, B.STATUS, B.ERROR_STAGE, B.ERROR_REASON, B.ERROR, B.OBJECTS,
     B.IMAGE_EMBEDDING, B.DETECT_MODEL, B.EMBED_MODEL, B.RUN_ID,
 }
-
-
-def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def is_local_path(path: str) -> bool:
@@ -104,17 +98,20 @@ _CHECKS: tuple[Callable[[LoadedConfig, bool], list[str]], ...] = (_check_source,
 
 
 def build_pipeline(loaded: LoadedConfig, run_id: str | None = None) -> Pipeline:
-    """Resolve and verify the models (``ModelError`` before any Spark starts) and assemble the fused pass."""
+    """Resolve and verify the models (``ModelError`` before any Spark starts) and assemble the fused pass.
+
+    The run id is ``run_id``, else ``run.run_id`` from the config, else left empty for the job to assign.
+    """
     job = loaded.job
     # Models given by path may live next to the config file (and below it), as well as in the other allowed folders.
     models = resolve_models(job, config_path=loaded.raw.source)
-    detector = Detector.from_config(job.detect, models) if job.detect else None
-    embedder = Embedder.from_config(job.embed, models) if job.embed else None
+    detector = Detector.from_config(job.detect, models.detect) if job.detect and models.detect else None
+    embedder = Embedder.from_config(job.embed, models.embed) if job.embed and models.embed else None
     whole = job.crop is not None and job.crop.whole_image
     return Pipeline(
         decode=job.decode,
-        run_id=run_id or job.run.run_id or new_run_id(),
-        passthrough=tuple(passthrough_columns(loaded)),
+        run_id=run_id or job.run.run_id or "",
+        passthrough=job.source.passthrough_columns,
         detector=detector,
         crop=(job.crop or CropConfig()) if detector else None,
         embedder=embedder,
@@ -125,12 +122,3 @@ def build_pipeline(loaded: LoadedConfig, run_id: str | None = None) -> Pipeline:
         max_batch_bytes=job.run.max_batch_bytes,
         secrets=tuple(sorted(loaded.raw.secrets)),
     )
-
-
-def passthrough_columns(loaded: LoadedConfig) -> list[str]:
-    src = loaded.job.source
-    if isinstance(src, ParquetSourceConfig):
-        return list(src.passthrough)
-    if isinstance(src, HBaseSourceConfig):
-        return list(src.passthrough.values())
-    return []

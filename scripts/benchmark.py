@@ -36,9 +36,10 @@ SHARED = Path(os.environ.get("IMGPIPE_SHARED", REPO.parent / "shared"))
 os.environ.setdefault("IMGPIPE_MODEL_MIRROR", str(SHARED / "models"))
 
 from imgpipe.config import parse_config  # noqa: E402
+from imgpipe.config.hbase import HBaseSourceConfig  # noqa: E402
 from imgpipe.config.sections import SparkConfig  # noqa: E402
 from imgpipe.preflight import build_pipeline  # noqa: E402
-from imgpipe.spark.job import run_on  # noqa: E402
+from imgpipe.job import run_on  # noqa: E402
 from imgpipe.spark.session import build_session  # noqa: E402
 
 MODELS = """
@@ -151,19 +152,27 @@ def part_hbase_read(rows: int, repeats: int, work: Path) -> list[tuple[str, floa
         source = f"source: {{type: hbase, host: 127.0.0.1, port: {thrift}, table: bench, column: 'f:img'}}\n"
 
         def spark_read(one_split: bool) -> Callable[[], float]:
-            from imgpipe.sources.hbase import HBaseSplit
-            from imgpipe.spark.inputs import make_input
+            from pyspark.sql.pandas.types import from_arrow_schema
 
-            loaded = parse_config(source + f"sink: {{type: parquet, path: '{work}/x'}}\n")
-            inp = make_input(loaded.job)
+            from imgpipe.hbase import scan
+            from imgpipe.hbase.splits import HBaseSplit, plan_splits
+
+            cfg = parse_config(source + f"sink: {{type: parquet, path: '{work}/x'}}\n").job.source
+            assert isinstance(cfg, HBaseSourceConfig)
 
             def run() -> float:
                 start = time.perf_counter()
-                units = inp.plan(spark)
+                splits = plan_splits(cfg)
                 if one_split:  # the same machinery with one task over the whole table
-                    units = [HBaseSplit(0, b"", b"", "all", "whole table").to_unit()]
-                df = inp.read(spark, units)
-                assert df.rdd.getNumPartitions() == len(units)
+                    splits = [HBaseSplit(0, b"", b"", "all", "whole table")]
+
+                def read(indices: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+                    for batch in indices:
+                        for i in batch.column(0).to_pylist():
+                            yield from scan.read_split(cfg, splits[i], max_batch_rows=32)
+
+                tasks = spark.range(0, len(splits), 1, numPartitions=len(splits))
+                df = tasks.mapInArrow(read, from_arrow_schema(scan.schema(cfg)))
                 n = df.selectExpr("sum(length(image)) as b", "count(*) as n").collect()[0]["n"]
                 assert n == len(files)
                 return time.perf_counter() - start

@@ -17,9 +17,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-import pytest
+from tests.helpers import service_unavailable
 
 #: Flags that keep Chromium off this machine's closed network and quiet in a container, run as root.
 FLAGS = (
@@ -33,14 +33,11 @@ def chromium_path() -> str:
     path = os.environ.get("IMGPIPE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
         unavailable("no chromium on PATH (scripts/test.sh installs Debian's chromium; or set IMGPIPE_CHROMIUM)")
-    assert path is not None
     return path
 
 
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"Chromium is needed (CI=true makes this a failure): {reason}", pytrace=False)
-    pytest.skip(f"Chromium not available: {reason}")
+def unavailable(reason: str) -> NoReturn:
+    service_unavailable("Chromium", reason)
 
 
 class Page:
@@ -150,4 +147,3 @@ def _page_websocket(profile: Path, proc: subprocess.Popen[bytes]) -> str:
                 return str(pages[0]["webSocketDebuggerUrl"])
         time.sleep(0.2)
     unavailable("chromium did not open its DevTools port within 60 s")
-    raise AssertionError("unreachable")

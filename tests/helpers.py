@@ -1,12 +1,16 @@
-"""Builders shared by tests of every tier: paths to the shared photos and models, synthetic images."""
+"""Builders shared by tests of every tier: the shared photos and models, job configs, synthetic images, ports,
+and the rule for services that cannot start."""
 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
+from typing import NoReturn
 
 import cv2
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IMGPIPE_SHARED", REPO.parent / "shared"))
@@ -14,8 +18,39 @@ SHARED_IMAGES = SHARED / "images"
 SHARED_MODELS = SHARED / "models"
 
 
+#: The three model sections most job tests run: YOLOX-Nano, up to 5 crops of 16 px or more, MobileNetV2-int8.
+MODELS_YAML = """
+detect: {model: yolox-nano, score_threshold: 0.3}
+crop: {top_k: 5, min_size: 16, whole_image: true}
+embed: {model: mobilenetv2-int8}
+"""
+
+
 def photo_paths() -> list[Path]:
     return sorted(p for p in SHARED_IMAGES.iterdir() if p.suffix.lower() in {".jpg", ".png", ".bmp"})
+
+
+def photo_count() -> int:
+    """How many photos ../shared/images holds: assertions count against this, not a literal."""
+    return len(photo_paths())
+
+
+def files_config(src: Path | str, out: Path | str, extra: str = "") -> str:
+    """A job config reading the image folder ``src`` and overwriting Parquet output at ``out``."""
+    return f"source: {{type: files, path: '{src}'}}\nsink: {{type: parquet, path: '{out}', mode: overwrite}}\n" + extra
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def service_unavailable(service: str, reason: str) -> NoReturn:
+    """A real service the test needs did not start: a failure under CI=true, a skip elsewhere."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{service} could not start (CI=true makes this a failure): {reason}", pytrace=False)
+    pytest.skip(f"{service} not available: {reason}")
 
 
 def encode(img: np.ndarray, ext: str = ".png", params: list[int] | None = None) -> bytes:

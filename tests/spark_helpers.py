@@ -12,7 +12,7 @@ from imgpipe.config import LoadedConfig, parse_config
 from imgpipe.config.sections import SparkConfig
 from imgpipe.preflight import build_pipeline, check_paths
 from imgpipe.report import RunReport
-from imgpipe.spark.job import run_on
+from imgpipe.job import run_on
 from imgpipe.spark.session import build_session
 
 

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from imgpipe.config.job import JobConfig
 from imgpipe.config.loader import Loc, RawConfig, format_loc, load_raw, parse_raw
-from imgpipe.errors import ConfigError
+from imgpipe.errors import ConfigError, did_you_mean
 
 __all__ = ["JobConfig", "LoadedConfig", "load_config", "parse_config", "format_loc"]
 
@@ -74,12 +73,12 @@ def _render(raw: RawConfig, err: Any) -> str:
     if kind == "union_tag_invalid":
         loc = loc + ("type",)
         tag, expected = err["ctx"]["tag"], err["ctx"]["expected_tags"]
-        msg = f"unknown type {tag!r}; expected one of {expected}{_did_you_mean(str(tag), _tags(expected))}"
+        msg = f"unknown type {tag!r}; expected one of {expected}{did_you_mean(str(tag), _tags(expected))}"
     elif kind == "union_tag_not_found":
         loc = loc + ("type",)
         msg = f"missing 'type'; expected one of {err['ctx']['expected_tags']}"
     elif kind == "extra_forbidden":
-        msg = f"unknown key{_did_you_mean(str(loc[-1]), _known_keys(raw.data, loc))}"
+        msg = f"unknown key{did_you_mean(str(loc[-1]), _known_keys(raw.data, loc))}"
     elif kind == "missing":
         msg = "field required"
     return f"{raw.where(loc)}: {format_loc(loc)}: {msg}"
@@ -104,11 +103,6 @@ def _yaml_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
 
 def _tags(expected: str) -> list[str]:
     return [t.strip().strip("'") for t in expected.split(",")]
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f". Did you mean {close[0]!r}?" if close else ""
 
 
 def _known_keys(data: Any, loc: Loc) -> list[str]:

@@ -117,9 +117,14 @@ class HBaseSourceConfig(_HBaseConnection):
     def family(self) -> str:
         return self.column.split(":", 1)[0]
 
+    @property
+    def passthrough_columns(self) -> tuple[str, ...]:
+        """Output names of the passthrough cells, in config order."""
+        return tuple(self.passthrough.values())
+
 
 class HBaseSinkConfig(_HBaseConnection):
-    """Results written back per image key; the cell layout is documented in ``imgpipe.sinks.hbase``."""
+    """Results written back per image key; the cell layout is documented in ``imgpipe.hbase.cells``."""
 
     type: Literal["hbase"]
     family: str = Field(default="r", pattern=r"^[^:\s]+$")

@@ -49,6 +49,11 @@ class FilesSourceConfig(Section):
     def _normalise(cls, exts: list[str]) -> list[str]:
         return [e.lower().lstrip(".") for e in exts]
 
+    @property
+    def passthrough_columns(self) -> tuple[str, ...]:
+        """Input columns copied to the output unchanged: none for files."""
+        return ()
+
 
 class ParquetSourceConfig(Section):
     """A Parquet dataset holding encoded image bytes, read with ``spark.read.parquet``."""
@@ -65,6 +70,10 @@ class ParquetSourceConfig(Section):
     @property
     def paths(self) -> list[str]:
         return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    @property
+    def passthrough_columns(self) -> tuple[str, ...]:
+        return tuple(self.passthrough)
 
 
 class DecodeConfig(Section):

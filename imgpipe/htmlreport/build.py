@@ -21,7 +21,7 @@ from imgpipe.htmlreport.images import reader_for
 from imgpipe.htmlreport.results import ResultStats, read_results
 from imgpipe.htmlreport.run import RunOutput, open_output, read_errors, read_summary
 from imgpipe.htmlreport.thumbs import SampleView, render_sample
-from imgpipe.runtime import hbase
+from imgpipe.hbase import client as hbase
 
 T = TypeVar("T")
 

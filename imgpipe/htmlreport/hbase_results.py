@@ -17,7 +17,7 @@ import pyarrow as pa
 from imgpipe import batch as B
 from imgpipe.config.hbase import HBaseSinkConfig
 from imgpipe.htmlreport.results import ResultStats, stats_of_table
-from imgpipe.runtime import hbase
+from imgpipe.hbase import client as hbase
 
 _CELLS = (B.STATUS, B.ERROR_REASON, B.ERROR, B.WIDTH, B.HEIGHT, B.OBJECTS, B.RUN_ID)
 _OBJECT = pa.struct([("label_name", pa.string()), ("score", pa.float32()), ("box", B.BOX_TYPE)])
@@ -73,6 +73,6 @@ def _row(key: bytes, cells: dict[bytes, bytes], family: str) -> dict[str, Any]:
 
 
 def _object(obj: dict[str, Any]) -> dict[str, Any]:
-    """``r:objects`` holds boxes as [x1, y1, x2, y2] lists (imgpipe.sinks.hbase)."""
+    """``r:objects`` holds boxes as [x1, y1, x2, y2] lists (imgpipe.hbase.cells)."""
     x1, y1, x2, y2 = (float(v) for v in obj.get("box") or (0, 0, 0, 0))
     return {"label_name": obj.get("label_name"), "score": obj.get("score"), "box": {"x1": x1, "y1": y1, "x2": x2, "y2": y2}}

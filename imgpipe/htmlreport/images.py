@@ -21,7 +21,8 @@ import pyarrow.fs as pafs
 from imgpipe.config.hbase import HBaseSourceConfig
 from imgpipe.config.job import JobConfig
 from imgpipe.config.sections import FilesSourceConfig, ParquetSourceConfig
-from imgpipe.runtime import hbase
+from imgpipe.errors import first_line
+from imgpipe.hbase import client as hbase
 
 #: Key -> image bytes, or the reason (text) they could not be read.
 Fetched = dict[Any, bytes | str]
@@ -70,7 +71,7 @@ def _read_file(key: str) -> bytes | str:
         with fs.open_input_stream(path) as f:
             return bytes(f.read())
     except (OSError, ValueError, pa.ArrowException) as exc:
-        return f"cannot read {key}: {_first_line(exc)}"
+        return f"cannot read {key}: {first_line(exc, 300)}"
 
 
 def _from_parquet(cfg: ParquetSourceConfig, keys: list[Any]) -> Fetched:
@@ -82,7 +83,7 @@ def _from_parquet(cfg: ParquetSourceConfig, keys: list[Any]) -> Fetched:
             filter=pc.is_in(ds.field(cfg.key_column), value_set=pa.array(keys, key_type)),
         )
     except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
-        return dict.fromkeys(keys, f"cannot read the Parquet source {cfg.path}: {_first_line(exc)}")
+        return dict.fromkeys(keys, f"cannot read the Parquet source {cfg.path}: {first_line(exc, 300)}")
     found: Fetched = {}
     for row in table.to_pylist():
         found.setdefault(row[cfg.key_column], row[cfg.image_column] or "the image column is empty")
@@ -127,7 +128,3 @@ def _from_hbase(cfg: HBaseSourceConfig, keys: list[Any]) -> Fetched:
     column = cfg.column.encode()
     return {key: rows.get(rk, {}).get(column) or f"no {cfg.column} cell in {where}" for key, rk in zip(keys, row_keys)}
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from imgpipe import batch as B
 from imgpipe.htmlreport.run import RunOutput, dataset
 
-OBJECT_INDEX = "object_index"  # the exploded layout's column (imgpipe.spark.write.OBJECT_INDEX)
+OBJECT_INDEX = "object_index"  # the exploded layout's column (imgpipe.sinks.parquet.OBJECT_INDEX)
 SCORE_BINS = 20
 _ROW_COLUMNS = (B.KEY, B.WIDTH, B.HEIGHT, B.STATUS, B.ERROR_REASON, B.ERROR, B.RUN_ID, OBJECT_INDEX)
 _OBJECT_FIELDS = ("label_name", "score", "box")

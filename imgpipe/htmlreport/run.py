@@ -14,7 +14,7 @@ import pyarrow.fs as pafs
 
 from imgpipe import batch as B
 from imgpipe.errors import SourceError
-from imgpipe.runtime import hbase
+from imgpipe.hbase import client as hbase
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,32 @@ The file on disk is never changed; the edited model lives only in the session.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import onnx
 from onnx import helper
 
-from imgpipe.errors import ModelError
-from imgpipe.runtime.onnx import ExposedTensor
+from imgpipe.errors import ModelError, did_you_mean
 
 #: DequantizeLinear exists from opset 10 in the default domain.
 _MIN_OPSET = 10
+
+#: Name given to an internal tensor exposed as a graph output.
+EXPOSED_PREFIX = "imgpipe_exposed:"
+
+
+@dataclass(frozen=True)
+class ExposedTensor:
+    """An internal tensor to add as a graph output, dequantized when ``scale``/``zero_point`` are given."""
+
+    tensor: str
+    scale: str | None = None
+    zero_point: str | None = None
+
+    @property
+    def output_name(self) -> str:
+        return EXPOSED_PREFIX + self.tensor
 
 
 def expose_tensors(name: str, data: bytes, exposed: Sequence[ExposedTensor]) -> bytes:
@@ -42,7 +57,7 @@ def _expose(name: str, model: onnx.ModelProto, item: ExposedTensor) -> None:
         if tensor is not None and tensor not in known:
             raise ModelError(
                 f"model {name!r}: expected a tensor named {tensor!r} in the graph, but there is none"
-                + _did_you_mean(tensor, known)
+                + did_you_mean(tensor, known, n=3)
             )
     if item.scale is not None and item.zero_point is not None:
         _check_opset(name, model)
@@ -76,7 +91,3 @@ def _elem_type(model: onnx.ModelProto, tensor: str) -> int:
             return int(info.type.tensor_type.elem_type)
     return onnx.TensorProto.FLOAT
 
-
-def _did_you_mean(word: str, choices: set[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=3)
-    return f". Did you mean {', '.join(map(repr, close))}?" if close else ""

@@ -15,11 +15,6 @@ def _fs_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
     return hpath.getFileSystem(conf), hpath
 
 
-def exists(spark: SparkSession, path: str) -> bool:
-    fs, hpath = _fs_path(spark, path)
-    return bool(fs.exists(hpath))
-
-
 def delete(spark: SparkSession, path: str) -> None:
     fs, hpath = _fs_path(spark, path)
     if fs.exists(hpath):

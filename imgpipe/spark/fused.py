@@ -1,8 +1,8 @@
 """The fused pass as a Spark operator: one ``mapInArrow`` that decodes, detects, crops and embeds.
 
 Only encoded bytes go in and small results (boxes, vectors) come out; decoded pixels never cross into
-the JVM. Sources that scan in Python (HBase) call the pipeline inside their own scan task instead, so
-the image bytes do not cross into the JVM either.
+the JVM. Sources that scan in Python (HBase) call the pipeline inside their own scan task instead, with
+``output_type`` for its schema, so the image bytes do not cross into the JVM either.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ image itself; boxes come back mapped to that image's pixels and clipped to it.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,9 +15,9 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from imgpipe.config.inference import DetectConfig
-from imgpipe.errors import ModelError
-from imgpipe.runtime.models import ResolvedModel, ResolvedModels
-from imgpipe.runtime.onnx import run_chunks
+from imgpipe.errors import ModelError, did_you_mean
+from imgpipe.runtime.model import ResolvedModel
+from imgpipe.runtime.sessions import run_chunks
 from imgpipe.stages.adapters import Candidates, decoder
 from imgpipe.stages.model import ModelStage
 from imgpipe.stages.nms import batched_nms
@@ -51,10 +50,7 @@ class Detector(ModelStage):
     batch_size: int = 8
 
     @classmethod
-    def from_config(cls, cfg: DetectConfig, resolved: ResolvedModel | ResolvedModels) -> Detector:
-        model = resolved.detect if isinstance(resolved, ResolvedModels) else resolved
-        if model is None:
-            raise ModelError("Expected a resolved detect model, but resolve_models found none")
+    def from_config(cls, cfg: DetectConfig, model: ResolvedModel) -> Detector:
         return cls(
             model=model,
             score_threshold=cfg.score_threshold,
@@ -106,7 +102,6 @@ class Detector(ModelStage):
         return self.model.batch or self.batch_size
 
 
-
 def _output_names(session: ort.InferenceSession) -> list[str]:
     return [o.name for o in session.get_outputs()]
 
@@ -125,9 +120,8 @@ def class_ids(model: ResolvedModel, names: Sequence[str] | None) -> tuple[int, .
     index = {name: i for i, name in enumerate(model.labels)}
     unknown = [n for n in names if n not in index]
     if unknown:
-        close = difflib.get_close_matches(unknown[0], list(index), n=1)
-        hint = f". Did you mean {close[0]!r}?" if close else ""
         raise ModelError(
-            f"detect.classes: expected class names of model {model.name!r}, but got {unknown}{hint}"
+            f"detect.classes: expected class names of model {model.name!r}, but got {unknown}"
+            + did_you_mean(unknown[0], index)
         )
     return tuple(index[n] for n in names)

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from imgpipe.config.inference import EmbedConfig
 from imgpipe.errors import ModelError
-from imgpipe.runtime.models import ResolvedModel, ResolvedModels
+from imgpipe.runtime.model import ResolvedModel
 from imgpipe.stages.model import ModelStage
 from imgpipe.stages.resize import preprocess
 
@@ -27,10 +27,7 @@ class Embedder(ModelStage):
     dtype: str = "float32"
 
     @classmethod
-    def from_config(cls, cfg: EmbedConfig, resolved: ResolvedModel | ResolvedModels) -> Embedder:
-        model = resolved.embed if isinstance(resolved, ResolvedModels) else resolved
-        if model is None:
-            raise ModelError("Expected a resolved embed model, but resolve_models found none")
+    def from_config(cls, cfg: EmbedConfig, model: ResolvedModel) -> Embedder:
         return cls(
             model,
             providers=tuple(cfg.providers),
@@ -64,7 +61,6 @@ class Embedder(ModelStage):
         if emb is not None and emb.output is not None:
             return emb.output
         return self.model.exposed[0].output_name
-
 
 
 def l2_normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -10,7 +10,7 @@ from typing import Self
 
 import onnxruntime as ort
 
-from imgpipe.runtime.models import ResolvedModel
+from imgpipe.runtime.model import ResolvedModel
 
 
 @dataclass(frozen=True)

@@ -26,15 +26,10 @@ from pyspark.sql import SparkSession
 
 from imgpipe import batch as B
 from imgpipe.report import RunReport
-from tests.helpers import SHARED_IMAGES
+from tests.helpers import MODELS_YAML, SHARED_IMAGES
 from tests.integration.conftest import read_rows, run_config
 from tests.integration.faults import job_group, task_failures
 
-MODELS = """
-detect: {model: yolox-nano, score_threshold: 0.3}
-crop: {top_k: 5, min_size: 16, whole_image: true}
-embed: {model: mobilenetv2-int8}
-"""
 DOG = {"dog", "bicycle", "car"}
 #: key -> expected error_reason (all from the decode stage).
 BAD = {
@@ -176,7 +171,7 @@ def corpus_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
     root = tmp_path_factory.mktemp("bad-corpus")
     rows = write_corpus(root / "src")
     with job_group(spark, "bad-corpus"):
-        config = parquet_config(root / "src", root / "out", MODELS + "run: {max_error_rate: 0.5}\n")
+        config = parquet_config(root / "src", root / "out", MODELS_YAML + "run: {max_error_rate: 0.5}\n")
         report = run_config(spark, config)
     yield CorpusRun(report, root / "out", rows, task_failures(spark, "bad-corpus"))
 

@@ -23,18 +23,13 @@ from pyspark.sql import SparkSession
 from imgpipe import batch as B
 from imgpipe.config import parse_config
 from imgpipe.preflight import build_pipeline
-from imgpipe.spark.chunks import Manifest, manifest_path
-from imgpipe.spark.job import run_on
-from tests.helpers import SHARED_IMAGES
+from imgpipe.job.manifest import Manifest, manifest_path
+from imgpipe.job import run_on
+from tests.helpers import MODELS_YAML, SHARED_IMAGES, files_config
 from tests.integration.conftest import read_rows
 from tests.integration.faults import FailOnKey, KillOnce, job_group, ship_by_value, sql_conf, task_failures
 
 PHOTOS = ("dog.jpg", "person.jpg", "horses.jpg", "table.jpg", "can_1.jpg", "pets.jpg", "carton_33.jpg")
-MODELS = """
-detect: {model: yolox-nano, score_threshold: 0.3}
-crop: {top_k: 5, min_size: 16, whole_image: true}
-embed: {model: mobilenetv2-int8}
-"""
 
 
 def photo_folder(folder: Path, names: tuple[str, ...]) -> Path:
@@ -42,10 +37,6 @@ def photo_folder(folder: Path, names: tuple[str, ...]) -> Path:
     for name in names:
         shutil.copy(SHARED_IMAGES / name, folder / name)
     return folder
-
-
-def files_config(src: Path, out: Path, extra: str = "") -> str:
-    return f"source: {{type: files, path: '{src}'}}\nsink: {{type: parquet, path: '{out}', mode: overwrite}}\n" + extra
 
 
 def keys_of(rows: list[dict[str, Any]]) -> list[str]:
@@ -136,7 +127,7 @@ def test_a_killed_driver_resumes_from_its_committed_chunks(tmp_path: Path) -> No
     src = photo_folder(tmp_path / "in", PHOTOS[:6])
     cfg = tmp_path / "cfg.yaml"
     spark_section = "spark: {master: 'local[2]', conf: {spark.sql.shuffle.partitions: 2}}\n"
-    cfg.write_text(files_config(src, out, MODELS + spark_section + "run: {chunk_files: 2}\n"))
+    cfg.write_text(files_config(src, out, MODELS_YAML + spark_section + "run: {chunk_files: 2}\n"))
     manifest = Path(manifest_path(str(out)))
 
     proc = _imgpipe(["run", str(cfg)], tmp_path / "first.log", start_new_session=True)

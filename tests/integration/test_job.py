@@ -14,19 +14,10 @@ import pytest
 from pyspark.sql import SparkSession
 
 from imgpipe import batch as B
-from imgpipe.spark import job as job_module
-from tests.helpers import SHARED_IMAGES
+from imgpipe.job import run as job_module
+from tests.helpers import MODELS_YAML, SHARED_IMAGES, files_config, photo_count
 from tests.integration.conftest import read_rows, run_config
 
-MODELS = """
-detect: {model: yolox-nano, score_threshold: 0.3}
-crop: {top_k: 5, min_size: 16, whole_image: true}
-embed: {model: mobilenetv2-int8}
-"""
-
-
-def files_config(src: Path, out: Path, extra: str = "") -> str:
-    return f"source: {{type: files, path: '{src}'}}\nsink: {{type: parquet, path: '{out}', mode: overwrite}}\n" + extra
 
 
 def by_key(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -36,17 +27,17 @@ def by_key(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def files_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     out = tmp_path_factory.mktemp("files-run")
-    report = run_config(spark, files_config(SHARED_IMAGES, out, MODELS))
+    report = run_config(spark, files_config(SHARED_IMAGES, out, MODELS_YAML))
     return report, out
 
 
 def test_files_run_has_one_row_per_image_and_a_summary(files_run: tuple[Any, Path]) -> None:
     report, out = files_run
     rows = read_rows(out / "results")
-    assert len(rows) == 16 == report.images_read == report.images_ok
+    assert len(rows) == photo_count() == report.images_read == report.images_ok
     assert {Path(r[B.KEY]).name for r in rows} == {p.name for p in SHARED_IMAGES.iterdir() if p.suffix != ".md"}
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["images_read"] == 16 and summary["images_failed"] == 0 and summary["status"] == "succeeded"
+    assert summary["images_read"] == photo_count() and summary["images_failed"] == 0 and summary["status"] == "succeeded"
     assert summary["models"]["detect"]["sha256"].startswith("695e750a")
     dog = next(r for r in rows if r[B.KEY].endswith("dog.jpg"))
     assert (dog[B.WIDTH], dog[B.HEIGHT]) == (768, 576)
@@ -71,10 +62,10 @@ def test_parquet_copy_gives_identical_results(
     pq.write_table(table, src, row_group_size=5)
     config = (
         f"source: {{type: parquet, path: '{src}', key_column: id, image_column: jpeg, passthrough: [sku]}}\n"
-        f"sink: {{type: parquet, path: '{tmp_path / 'out'}'}}\n" + MODELS
+        f"sink: {{type: parquet, path: '{tmp_path / 'out'}'}}\n" + MODELS_YAML
     )
     report = run_config(spark, config)
-    assert report.images_ok == 16
+    assert report.images_ok == photo_count()
     parquet_rows = by_key(read_rows(tmp_path / "out" / "results"))
     assert sorted(parquet_rows) == keys
     for key in keys:
@@ -118,7 +109,7 @@ def test_explode_gives_one_row_per_object(spark: SparkSession, tmp_path: Path) -
     src.mkdir()
     shutil.copy(SHARED_IMAGES / "dog.jpg", src)
     (src / "zero.png").write_bytes(b"")
-    extra = MODELS + "run: {max_error_rate: 1.0}\n"
+    extra = MODELS_YAML + "run: {max_error_rate: 1.0}\n"
     report = run_config(spark, files_config(src, tmp_path / "out", extra), ("sink.explode=true",))
     rows = read_rows(tmp_path / "out" / "results")
     dog_rows = [r for r in rows if r[B.KEY].endswith("dog.jpg")]
@@ -164,7 +155,7 @@ def test_interrupted_run_resumes_without_recomputing(
     assert report.chunks_total == 4 and report.chunks_skipped == 2
     rows = read_rows(out / "results")
     keys = [r[B.KEY] for r in rows]
-    assert len(keys) == len(set(keys)) == 16 == report.images_read
+    assert len(keys) == len(set(keys)) == photo_count() == report.images_read
     assert len({r[B.RUN_ID] for r in rows}) == 1
 
 

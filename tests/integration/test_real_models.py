@@ -16,7 +16,9 @@ import pytest
 
 from imgpipe.config.inference import CropConfig, DetectConfig, EmbedConfig
 from imgpipe.errors import ModelError
-from imgpipe.runtime.models import CACHE_ENV, MIRROR_ENV, load_registry, resolve_model
+from imgpipe.runtime.fetch import CACHE_ENV, MIRROR_ENV
+from imgpipe.runtime.registry import load_registry
+from imgpipe.runtime.resolve import resolve_model
 from imgpipe.stages.crop import crop_objects
 from imgpipe.stages.detect import Detections, Detector
 from imgpipe.stages.embed import Embedder

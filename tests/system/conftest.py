@@ -8,7 +8,6 @@ run; elsewhere the tests are skipped with the reason.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,13 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port, service_unavailable
+
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "hbase"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -67,12 +62,6 @@ def _binary(key: bytes) -> str:
     return "".join(chr(b) if 32 <= b < 127 and b != 92 else f"\\x{b:02x}" for b in key)
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"HBase could not start (CI=true makes this a failure): {reason}", pytrace=False)
-    pytest.skip(f"HBase not available: {reason}")
-
-
 @pytest.fixture(scope="session")
 def hbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HBaseService]:
     run_dir = tmp_path_factory.mktemp("hbase")
@@ -95,7 +84,7 @@ def hbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HBaseService]:
             break
         errors.append(done.stderr[-4000:])
     if service is None:
-        _unavailable("\n".join(errors))
+        service_unavailable("HBase", "\n".join(errors))
     assert service is not None
     try:
         yield service

@@ -19,24 +19,20 @@ from imgpipe import batch as B
 from imgpipe.config import parse_config
 from imgpipe.ingest import ingest, row_key
 from imgpipe.preflight import build_pipeline
-from imgpipe.sinks.hbase import decode_cells
+from imgpipe.hbase.cells import decode_cells
+from tests.helpers import MODELS_YAML, photo_count
 from tests.spark_helpers import read_rows, run_config
 from tests.system.conftest import HBaseService
 
 pytestmark = pytest.mark.system
 
-MODELS = """
-detect: {model: yolox-nano}
-crop: {top_k: 3, whole_image: true}
-embed: {model: mobilenetv2-int8}
-"""
 
 
 @pytest.fixture(scope="module")
 def photos_table(hbase: HBaseService, shared_images: Path) -> str:
     table = f"photos_{uuid.uuid4().hex[:8]}"
     result = ingest(shared_images, hbase.host, hbase.port, table, "f:img", regions=4, zk=hbase.zk)
-    assert result.regions == 4 and result.rows == 16
+    assert result.regions == 4 and result.rows == photo_count()
     return table
 
 
@@ -48,7 +44,7 @@ def expected_results(shared_images: Path) -> dict[bytes, dict[str, Any]]:
     """The fused pass on the same bytes without Spark or HBase, keyed like the ingested rows."""
     files = sorted(p for p in shared_images.iterdir() if p.suffix in (".jpg", ".png", ".bmp"))
     keys = [row_key(p.name) for p in files]
-    pipeline = build_pipeline(parse_config(f"source: {{type: files, path: /tmp}}\nsink: {{type: parquet, path: /x}}\n{MODELS}"))
+    pipeline = build_pipeline(parse_config(f"source: {{type: files, path: /tmp}}\nsink: {{type: parquet, path: /x}}\n{MODELS_YAML}"))
     batch = pa.RecordBatch.from_pydict({B.KEY: pa.array(keys, pa.binary()), B.IMAGE: [p.read_bytes() for p in files]})
     return {r[B.KEY]: r for r in pipeline.process(batch).to_pylist()}
 
@@ -57,10 +53,10 @@ def test_hbase_to_parquet_one_task_per_region(
     spark: SparkSession, hbase: HBaseService, photos_table: str, shared_images: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    config = hbase_source(hbase, photos_table) + f"sink: {{type: parquet, path: '{out}'}}\n" + MODELS
+    config = hbase_source(hbase, photos_table) + f"sink: {{type: parquet, path: '{out}'}}\n" + MODELS_YAML
     report = run_config(spark, config)
     assert report.read_tasks == 4, "one read task per region"
-    assert report.images_ok == 16
+    assert report.images_ok == photo_count()
     assert json.loads((out / "summary.json").read_text())["read_tasks"] == 4
     rows = {r[B.KEY]: r for r in read_rows(out / "results")}
     expected = expected_results(shared_images)
@@ -77,7 +73,7 @@ def test_splits_per_region_multiply_read_tasks(
     report = run_config(spark, config, ("source.splits_per_region=3",))
     assert report.read_tasks == 12
     keys = [r[B.KEY] for r in read_rows(tmp_path / "o" / "results")]
-    assert len(keys) == len(set(keys)) == 16
+    assert len(keys) == len(set(keys)) == photo_count()
 
 
 def read_table(hbase: HBaseService, table: str) -> dict[bytes, dict[bytes, bytes]]:
@@ -96,10 +92,10 @@ def test_hbase_to_hbase_writes_every_key_and_reruns_identically(
         hbase_source(hbase, photos_table)
         + f"sink: {{type: hbase, host: {hbase.host}, port: {hbase.port}, table: {results}, create: true}}\n"
         + f"run: {{run_id: nightly-1, report_dir: '{tmp_path / 'report'}'}}\n"
-        + MODELS
+        + MODELS_YAML
     )
     first = run_config(spark, config)
-    assert first.images_ok == 16 and first.read_tasks == 4
+    assert first.images_ok == photo_count() and first.read_tasks == 4
     written = read_table(hbase, results)
     expected = expected_results(shared_images)
     assert sorted(written) == sorted(expected)
@@ -110,10 +106,10 @@ def test_hbase_to_hbase_writes_every_key_and_reruns_identically(
         for got, obj in zip(cells["objects"], want[B.OBJECTS], strict=True):
             assert np.array_equal(got["embedding"], np.asarray(obj["embedding"], np.float32)), key
         assert np.array_equal(cells["image_embedding"], np.asarray(want[B.IMAGE_EMBEDDING], np.float32))
-    assert json.loads((tmp_path / "report" / "summary.json").read_text())["images_ok"] == 16
+    assert json.loads((tmp_path / "report" / "summary.json").read_text())["images_ok"] == photo_count()
 
     second = run_config(spark, config)
-    assert second.images_ok == 16
+    assert second.images_ok == photo_count()
     assert read_table(hbase, results) == written, "a rerun must leave identical cell values"
 
 
@@ -128,7 +124,7 @@ def test_thrift_restarted_during_the_job_every_key_once(
     config = (
         hbase_source(hbase, photos_table).replace("column: 'f:img'", "column: 'f:img', scan_batch_size: 1, retries: 8")
         + f"sink: {{type: parquet, path: '{out}'}}\n"
-        + MODELS
+        + MODELS_YAML
     )
     restarts: list[float] = []
     done = threading.Event()
@@ -156,5 +152,5 @@ def test_thrift_restarted_during_the_job_every_key_once(
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)
     assert restarts, "the Thrift gateway was never restarted while the job ran"
     keys = [r[B.KEY] for r in read_rows(out / "results")]
-    assert len(keys) == len(set(keys)) == 16 == report.images_ok
+    assert len(keys) == len(set(keys)) == photo_count() == report.images_ok
     assert report.source_retries > 0, "no scan had to retry: every restart missed the scans"

@@ -13,7 +13,7 @@ import pytest
 from imgpipe import batch as col
 from imgpipe.config.hbase import HBaseSinkConfig
 from imgpipe.errors import SinkError
-from imgpipe.sinks.hbase import QUALIFIERS, decode_cells, prepare, write_batches
+from imgpipe.hbase.cells import QUALIFIERS, decode_cells, prepare, write_through
 from tests.system.conftest import HBaseService
 
 pytestmark = pytest.mark.system
@@ -71,15 +71,15 @@ def test_rerun_is_idempotent_and_fewer_objects_leave_no_stale_cells(hbase: HBase
     name = f"sink_{uuid.uuid4().hex[:8]}"
     config = cfg(hbase, name, create=True, batch_size=2)
     prepare(config)
-    assert write_batches(config, iter([results(3, "run-1")])) == len(KEYS)
+    assert sum(b.num_rows for b in write_through(config, iter([results(3, "run-1")]))) == len(KEYS)
     first = cells(hbase, name)
     assert sorted(first) == sorted(KEYS)  # non-UTF-8 keys round trip
     assert sorted(first[KEYS[0]]) == sorted(b"r:" + q.encode() for q in QUALIFIERS)
 
-    write_batches(config, iter([results(3, "run-1")]))  # a retried task: identical cells
+    list(write_through(config, iter([results(3, "run-1")])))  # a retried task: identical cells
     assert cells(hbase, name) == first
 
-    write_batches(config, iter([results(1, "run-2")]))  # a rerun finding fewer objects
+    list(write_through(config, iter([results(1, "run-2")])))  # a rerun finding fewer objects
     after = cells(hbase, name)
     for key in KEYS:
         row = decode_cells(after[key])

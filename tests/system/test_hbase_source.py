@@ -10,7 +10,8 @@ import pyarrow as pa
 import pytest
 
 from imgpipe.config.hbase import HBaseSourceConfig
-from imgpipe.sources.hbase import plan_splits, read_split
+from imgpipe.hbase.scan import read_split
+from imgpipe.hbase.splits import plan_splits
 from tests.system.conftest import HBaseService
 
 pytestmark = pytest.mark.system

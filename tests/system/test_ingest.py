@@ -10,10 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from imgpipe.cli_ingest import ingest as ingest_command
+from imgpipe.cli.ingest import ingest as ingest_command
 from imgpipe.config.hbase import HBaseSourceConfig
 from imgpipe.ingest import ingest, row_key
-from imgpipe.sources.hbase import plan_splits, read_split
+from imgpipe.hbase.scan import read_split
+from imgpipe.hbase.splits import plan_splits
 from tests.system.conftest import HBaseService
 
 pytestmark = pytest.mark.system

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,31 +20,23 @@ import pytest
 from imgpipe import batch as B
 from imgpipe.config import load_config
 from imgpipe.preflight import build_pipeline
-from tests.helpers import REPO, SHARED_IMAGES
+from tests.helpers import REPO, SHARED_IMAGES, free_port, photo_count, service_unavailable
 
 pytestmark = pytest.mark.system
 
 SCRIPTS = REPO / "scripts" / "spark"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     state = tmp_path_factory.mktemp("spark-cluster")
     env = {**os.environ, "PYTHON": sys.executable}
-    cmd = [str(SCRIPTS / "start-cluster.sh"), str(state), str(_free_port()), "2", "2g"]
+    cmd = [str(SCRIPTS / "start-cluster.sh"), str(state), str(free_port()), "2", "2g"]
     started = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, check=False)
     try:
         if started.returncode != 0:
             reason = f"start-cluster.sh exited {started.returncode}: {started.stderr[-2000:]}"
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(f"Spark cluster could not start (CI=true makes this a failure): {reason}")
-            pytest.skip(reason)
+            service_unavailable("Spark cluster", reason)
         yield started.stdout.strip().splitlines()[-1]
     finally:
         subprocess.run([str(SCRIPTS / "stop-cluster.sh"), str(state)], timeout=60, check=False)
@@ -76,7 +67,7 @@ sink: {{type: parquet, path: '{out}'}}
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"on {spark_cluster}" in done.stdout
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["images_ok"] == 16 and summary["read_tasks"] >= 2
+    assert summary["images_ok"] == photo_count() and summary["read_tasks"] >= 2
 
     rows = {r[B.KEY]: r for r in ds.dataset(out / "results", partitioning="hive").to_table().to_pylist()}
     keys = sorted(rows)

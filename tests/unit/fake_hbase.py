@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from imgpipe.config.hbase import HBaseSinkConfig, HBaseSourceConfig
+
 Cell = tuple[bytes, int]  # value, timestamp
 
 
@@ -114,3 +116,19 @@ class FakeConnection:
 
     def close(self) -> None:
         self.closed = True
+
+
+def source(**kw: Any) -> HBaseSourceConfig:
+    return HBaseSourceConfig.model_validate({"type": "hbase", "host": "h", "table": "t", "column": "f:img", **kw})
+
+
+def sink(**kw: Any) -> HBaseSinkConfig:
+    return HBaseSinkConfig.model_validate({"type": "hbase", "host": "h", "table": "out", **kw})
+
+
+def table_with_rows(splits: list[bytes], keys: list[bytes]) -> FakeTable:
+    """A table split at ``splits`` whose rows hold an image cell and a passthrough cell derived from the key."""
+    table = FakeTable(splits)
+    for k in keys:
+        table.put(k, {b"f:img": b"I" + k, b"m:src": b"S" + k})
+    return table

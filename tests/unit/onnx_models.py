@@ -15,7 +15,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from imgpipe.config.inference import ModelSpec
-from imgpipe.runtime.models import Registry, ResolvedModel, check_model
+from imgpipe.runtime.checks import check_model
+from imgpipe.runtime.model import ResolvedModel
+from imgpipe.runtime.registry import Registry
 
 OPSET = 13
 #: onnxruntime 1.32 reads IR 10; newer onnx writes a higher one by default.

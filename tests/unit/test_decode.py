@@ -18,7 +18,7 @@ from imgpipe import batch as B
 from imgpipe.config.sections import DecodeConfig
 from imgpipe.stages.decode import DecodeFailure, decode_image, to_bgr8
 from imgpipe.stages.header import sniff
-from tests.helpers import SHARED_IMAGES, encode, gradient
+from tests.helpers import SHARED_IMAGES, encode, gradient, photo_count
 
 CFG = DecodeConfig()
 
@@ -230,7 +230,7 @@ def test_to_bgr8_handles_float_and_two_channel() -> None:
 
 def test_every_shared_photo_decodes() -> None:
     names = [p for p in os.listdir(SHARED_IMAGES) if not p.endswith(".md")]
-    assert len(names) == 16
+    assert len(names) == photo_count() > 0
     for name in names:
         out = decode_image((SHARED_IMAGES / name).read_bytes(), CFG)
         assert out.pixels.ndim == 3 and out.pixels.shape[2] == 3, name

@@ -12,7 +12,7 @@ from onnx_models import canned_outputs, resolved, spec
 
 from imgpipe.config.inference import DetectConfig
 from imgpipe.errors import ModelError
-from imgpipe.runtime.models import ResolvedModel
+from imgpipe.runtime.model import ResolvedModel
 from imgpipe.stages import detect as detect_module
 from imgpipe.stages.detect import Detector
 from imgpipe.stages.nms import batched_nms, nms

@@ -11,7 +11,7 @@ from onnx_models import pooled_embedder, quantized_embedder, resolved, spec
 
 from imgpipe.config.inference import EmbedConfig, ModelSpec
 from imgpipe.errors import ModelError
-from imgpipe.runtime.onnx import load_session
+from imgpipe.runtime.sessions import load_session
 from imgpipe.stages.embed import Embedder
 
 SCALE, ZERO_POINT = 3.0, 10

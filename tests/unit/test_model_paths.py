@@ -21,14 +21,9 @@ from imgpipe.cli import cli
 from imgpipe.config import load_config
 from imgpipe.config.job import JobConfig
 from imgpipe.errors import ModelError
-from imgpipe.runtime.models import (
-    CACHE_ENV,
-    MIRROR_ENV,
-    MODEL_DIRS_ENV,
-    REGISTRY_ENV,
-    allowed_model_roots,
-    resolve_models,
-)
+from imgpipe.runtime.fetch import CACHE_ENV, MIRROR_ENV
+from imgpipe.runtime.registry import REGISTRY_ENV
+from imgpipe.runtime.resolve import MODEL_DIRS_ENV, allowed_model_roots, resolve_models
 
 SPEC = {"adapter": "yolox", "input": {"size": [64, 64]}, "labels": ["a", "b", "c"]}
 

@@ -14,19 +14,13 @@ import yaml
 from click.testing import CliRunner
 from onnx_models import canned_outputs, sha256
 
-from imgpipe.cli_models import models as models_cli
+from imgpipe.cli.models import models as models_cli
 from imgpipe.config.job import JobConfig
 from imgpipe.errors import ModelError
-from imgpipe.runtime.models import (
-    CACHE_ENV,
-    DEFAULT_REGISTRY,
-    MIRROR_ENV,
-    MODEL_DIRS_ENV,
-    REGISTRY_ENV,
-    ResolvedModel,
-    load_registry,
-    resolve_models,
-)
+from imgpipe.runtime.fetch import CACHE_ENV, MIRROR_ENV
+from imgpipe.runtime.model import ResolvedModel
+from imgpipe.runtime.registry import DEFAULT_REGISTRY, REGISTRY_ENV, load_registry
+from imgpipe.runtime.resolve import MODEL_DIRS_ENV, resolve_models
 
 LABELS = "cat\ndog\ncar\n"
 

@@ -11,9 +11,10 @@ import pytest
 from onnx_models import canned_outputs, quantized_embedder, sha256
 
 from imgpipe.errors import ModelError
-from imgpipe.runtime import onnx as rt
+from imgpipe.runtime import sessions as rt
 from imgpipe.runtime.graph import expose_tensors
-from imgpipe.runtime.onnx import ExposedTensor, SessionCache, load_session
+from imgpipe.runtime.graph import ExposedTensor
+from imgpipe.runtime.sessions import SessionCache, load_session
 
 
 @pytest.fixture

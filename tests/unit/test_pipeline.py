@@ -13,15 +13,9 @@ from imgpipe.config import parse_config
 from imgpipe.config.sections import DecodeConfig
 from imgpipe.pipeline import Pipeline
 from imgpipe.preflight import build_pipeline
-from tests.helpers import SHARED_IMAGES, encode, gradient
+from tests.helpers import MODELS_YAML, SHARED_IMAGES, encode, files_config, gradient
 
-MODELS_YAML = """\
-source: {type: files, path: /tmp}
-detect: {model: yolox-nano}
-crop: {top_k: 3, whole_image: true}
-embed: {model: mobilenetv2-int8}
-sink: {type: parquet, path: /tmp/out}
-"""
+JOB_YAML = files_config("/tmp", "/tmp/out", MODELS_YAML)
 
 
 def arrow_batch(items: dict[str, bytes | None], **extra: list[object]) -> pa.RecordBatch:
@@ -60,7 +54,7 @@ def test_memory_bound_splits_groups_but_not_rows() -> None:
 
 @pytest.fixture(scope="module")
 def model_pipeline() -> Pipeline:
-    return build_pipeline(parse_config(MODELS_YAML), run_id="test")
+    return build_pipeline(parse_config(JOB_YAML), run_id="test")
 
 
 def test_models_pipeline_finds_objects_with_embeddings(model_pipeline: Pipeline) -> None:
@@ -105,7 +99,7 @@ def test_a_stage_crash_costs_one_image(model_pipeline: Pipeline, monkeypatch: py
 
 
 def test_float16_embeddings_are_packed_bytes() -> None:
-    loaded = parse_config(MODELS_YAML.replace("{model: mobilenetv2-int8}", "{model: mobilenetv2-int8, dtype: float16}"))
+    loaded = parse_config(JOB_YAML.replace("{model: mobilenetv2-int8}", "{model: mobilenetv2-int8, dtype: float16}"))
     pipe = build_pipeline(loaded, run_id="r")
     out = pipe.process(arrow_batch({"dog": (SHARED_IMAGES / "dog.jpg").read_bytes()})).to_pylist()[0]
     vec = np.frombuffer(out[B.IMAGE_EMBEDDING], "<f2")

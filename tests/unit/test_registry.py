@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imgpipe.runtime.models import load_registry
+from imgpipe.runtime.registry import load_registry
 from tests.helpers import SHARED_MODELS
 
 

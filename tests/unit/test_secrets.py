@@ -15,7 +15,7 @@ from imgpipe.config import parse_config, secrets
 def test_log_records_are_redacted(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("HBASE_HOST", "hbase-behind-auth.internal")
     parse_config("source: {type: hbase, host: '${HBASE_HOST}', table: t, column: 'f:img'}\nsink: {type: parquet, path: o}\n")
-    logger = logging.getLogger("imgpipe.sources.hbase")
+    logger = logging.getLogger("imgpipe.hbase.scan")
     secrets.redact_handlers(logging.getLogger())
     caplog.handler.addFilter(secrets.RedactingFilter())
     logger.warning("cannot reach %s:%d", "hbase-behind-auth.internal", 9090)

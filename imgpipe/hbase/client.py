@@ -1,4 +1,4 @@
-"""HBase Thrift1 client plumbing shared by the HBase source, sink and ingest: connect, classify, retry.
+"""HBase Thrift1 client plumbing shared by scans, puts and ingest: connect, classify errors, back off.
 
 happybase opens one socket per ``Connection``; a connection is opened per task (or per retry), never
 kept for a worker's lifetime, because the gateway drops idle sockets.

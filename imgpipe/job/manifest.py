@@ -1,4 +1,4 @@
-"""Chunks: the unit of resumption. A run is a list of chunks, each committed on its own.
+"""The run manifest: chunks, the unit of resumption. A run is a list of chunks, each committed on its own.
 
 The driver plans chunks once (input files, or HBase region splits, grouped) and writes the plan to
 ``<report_dir>/_imgpipe/manifest.json``. Each chunk's output goes to its own directory
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -40,6 +41,11 @@ class Manifest:
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
         return cls(data["run_id"], data["fingerprint"], data["chunks"], list(data.get("done", [])))
+
+
+def new_run_id() -> str:
+    """A fresh run's id when the config sets none: the UTC start time, sortable."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def manifest_path(report_dir: str) -> str:

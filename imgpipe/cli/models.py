@@ -1,6 +1,6 @@
 """``imgpipe models list|pull|verify``: the model registry from the command line, mounted by ``imgpipe.cli``.
 
-Problems are raised as ``ModelError`` (exit 2); ``cli.py`` prints them.
+Problems are raised as ``ModelError`` (exit 2); ``imgpipe.cli`` prints them.
 """
 
 from __future__ import annotations
@@ -8,17 +8,10 @@ from __future__ import annotations
 import click
 
 from imgpipe.errors import ModelError
-from imgpipe.runtime.models import (
-    Registry,
-    ResolvedModel,
-    cache_dir,
-    cached_path,
-    check_model,
-    fetch,
-    load_registry,
-    registry_path,
-    sha256_of,
-)
+from imgpipe.runtime.checks import check_model
+from imgpipe.runtime.fetch import cache_dir, cached_path, fetch, sha256_of, verified
+from imgpipe.runtime.model import ResolvedModel
+from imgpipe.runtime.registry import Registry, load_registry, registry_path
 
 
 @click.group("models")
@@ -73,9 +66,7 @@ def _verify_one(registry: Registry, name: str) -> None:
         raise ModelError(
             f"model {name!r}: expected {path} in the cache, but it is missing; run `imgpipe models pull {name}`"
         )
-    actual = sha256_of(path)
-    if actual != entry.sha256:
-        raise ModelError(f"model {name!r}: expected sha256 {entry.sha256}, but {path} has {actual}")
+    verified(name, path, entry.sha256)
     check_model(ResolvedModel(name, str(path), entry.sha256, entry.spec, file=entry.file, url=entry.url), registry)
 
 

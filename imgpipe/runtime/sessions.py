@@ -12,7 +12,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +19,12 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from imgpipe.errors import ModelError
+from imgpipe.runtime.fetch import verify_sha256
+from imgpipe.runtime.graph import ExposedTensor, expose_tensors
 
 log = logging.getLogger("imgpipe.runtime")
 
 CPU = "CPUExecutionProvider"
-
-#: Name given to an internal tensor exposed as a graph output (see ``imgpipe.runtime.graph``).
-EXPOSED_PREFIX = "imgpipe_exposed:"
-
-
-@dataclass(frozen=True)
-class ExposedTensor:
-    """An internal tensor to add as a graph output, dequantized when ``scale``/``zero_point`` are given."""
-
-    tensor: str
-    scale: str | None = None
-    zero_point: str | None = None
-
-    @property
-    def output_name(self) -> str:
-        return EXPOSED_PREFIX + self.tensor
-
 
 class SessionCache:
     """A lock-guarded LRU of sessions. Two models per stage at most, so a handful of slots suffices."""
@@ -104,8 +88,6 @@ def _create(
 ) -> ort.InferenceSession:
     data = read_verified(name, path, sha256)
     if expose:
-        from imgpipe.runtime.graph import expose_tensors  # onnx is only needed for graph edits
-
         data = expose_tensors(name, data, expose)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or 0
@@ -124,9 +106,7 @@ def read_verified(name: str, path: Path, sha256: str) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise ModelError(f"model {name!r}: cannot read {path}: {exc.strerror or exc}") from exc
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise ModelError(f"model {name!r}: expected sha256 {sha256}, but {path} has {actual}")
+    verify_sha256(name, path, sha256, hashlib.sha256(data).hexdigest())
     return data
 
 

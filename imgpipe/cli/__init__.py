@@ -1,0 +1,80 @@
+"""The ``imgpipe`` command. The only place exceptions become messages and exit codes.
+
+Exit codes: 0 success; 1 the job failed; 2 the config (or a model it names) is invalid;
+3 the job finished but more images failed than ``run.max_error_rate`` allows.
+Each subcommand lives in its own module here (``run``, ``models``, ``ingest``, ``report``) and is mounted below.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from imgpipe import __version__
+from imgpipe.cli.ingest import ingest
+from imgpipe.cli.models import models
+from imgpipe.cli.report import report
+from imgpipe.cli.run import run, validate
+from imgpipe.config import secrets
+from imgpipe.errors import ImgpipeError, first_line
+
+
+class _Group(click.Group):
+    """Turns every ``ImgpipeError`` (and any crash) into one ``Error:`` line and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ImgpipeError as exc:
+            _report(ctx, str(exc), exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a Spark or Python failure inside the job
+            _report(ctx, f"the job failed: {first_line(exc)}", 1)
+
+
+def _report(ctx: click.Context, message: str, code: int) -> None:
+    if ctx.obj and ctx.obj.get("verbose"):
+        click.echo(secrets.redact(traceback.format_exc()), err=True)
+    click.echo(f"Error: {secrets.redact(message)}", err=True)
+    if code == 1 and not (ctx.obj and ctx.obj.get("verbose")):
+        click.echo("Run with --verbose to see the full traceback.", err=True)
+    ctx.exit(code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="imgpipe")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """imgpipe: detect objects, crop them and embed them, over millions of images, as one Spark job.
+
+    Read (HBase, Parquet, folders) -> decode -> detect -> crop -> embed -> write (Parquet, HBase),
+    all configured by one YAML file. Start with `imgpipe run configs/demo.yaml`.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    _setup_logging(verbose)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("py4j", "pyspark"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    secrets.redact_handlers(logging.getLogger())
+
+
+for _command in (run, validate, models, ingest, report):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    cli(prog_name="imgpipe")

@@ -1,0 +1,37 @@
+"""What every source gives the job: read units planned on the driver, and the fused results of a chunk of them.
+
+A *unit* is JSON-friendly (a file and its length, a Parquet file, an HBase split), so the plan can be stored in
+the run manifest and a resumed run reads exactly the same chunks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pyspark.sql import DataFrame, SparkSession
+
+from imgpipe.pipeline import Pipeline
+from imgpipe.spark.fused import fused_pass
+
+
+class Source(Protocol):
+    #: Keys unique by construction (file paths, HBase row keys): no need to look for duplicates.
+    unique_keys: bool
+    #: Read units per chunk, the unit of resumption.
+    chunk_size: int
+
+    def describe(self) -> str: ...
+
+    def plan(self, spark: SparkSession) -> list[Any]:
+        """Driver: every read unit, in a stable order; reads no image data."""
+
+    def results(self, spark: SparkSession, units: list[Any], pipeline: Pipeline) -> tuple[DataFrame, int]:
+        """The fused pass over ``units`` (lazy), and how many read tasks it runs."""
+
+    def retries(self) -> int:
+        """Source calls retried after transient errors so far (0 where the reader retries on its own)."""
+
+
+def fused_results(df: DataFrame, pipeline: Pipeline) -> tuple[DataFrame, int]:
+    """For sources read by Spark's own readers: the fused pass over their DataFrame, and its task count."""
+    return fused_pass(df, pipeline), df.rdd.getNumPartitions()

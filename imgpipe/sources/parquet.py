@@ -1,0 +1,69 @@
+"""The Parquet source: encoded image bytes in a Parquet dataset, read with ``spark.read.parquet``.
+
+    plan      the dataset's files, after checking the key, image and passthrough columns exist
+    results   spark.read.parquet over one chunk's files (partitions follow row groups, capped by
+              max_bytes_per_partition) -> the fused pass
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import BinaryType
+
+from imgpipe import batch as B
+from imgpipe.config.job import JobConfig
+from imgpipe.config.sections import ParquetSourceConfig
+from imgpipe.errors import SourceError, first_line
+from imgpipe.pipeline import Pipeline
+from imgpipe.sources.base import fused_results
+
+
+class ParquetSource:
+    unique_keys = False
+
+    def __init__(self, cfg: ParquetSourceConfig, job: JobConfig) -> None:
+        # A row limit only makes sense over the whole input, so it is one chunk.
+        self.cfg, self.chunk_size = cfg, (1 << 30 if cfg.limit else job.run.chunk_files)
+
+    def describe(self) -> str:
+        return f"parquet {', '.join(self.cfg.paths)}"
+
+    def plan(self, spark: SparkSession) -> list[Any]:
+        try:
+            df = spark.read.parquet(*self.cfg.paths)
+        except Exception as exc:
+            raise SourceError(f"parquet source {self.cfg.paths}: {first_line(exc)}") from exc
+        self._check_columns(df)
+        return sorted(df.inputFiles())
+
+    def results(self, spark: SparkSession, units: list[Any], pipeline: Pipeline) -> tuple[DataFrame, int]:
+        return fused_results(self.read(spark, units), pipeline)
+
+    def read(self, spark: SparkSession, units: list[Any]) -> DataFrame:
+        cfg = self.cfg
+        spark.conf.set("spark.sql.files.maxPartitionBytes", str(cfg.max_bytes_per_partition))
+        cols = [F.col(cfg.key_column).alias(B.KEY), F.col(cfg.image_column).alias(B.IMAGE)]
+        cols += [F.col(name) for name in cfg.passthrough]
+        df = spark.read.parquet(*units).select(*cols)
+        return df.limit(cfg.limit) if cfg.limit else df
+
+    def retries(self) -> int:
+        return 0
+
+    def _check_columns(self, df: DataFrame) -> None:
+        cfg = self.cfg
+        have = set(df.columns)
+        missing = [c for c in (cfg.key_column, cfg.image_column, *cfg.passthrough) if c not in have]
+        if missing:
+            raise SourceError(
+                f"parquet source {cfg.paths}: expected column(s) {missing}, but the data has {sorted(have)}"
+            )
+        kind = df.schema[cfg.image_column].dataType
+        if not isinstance(kind, BinaryType):
+            raise SourceError(
+                f"parquet source {cfg.paths}: image column {cfg.image_column!r} must hold bytes (binary), "
+                f"but it is {kind.simpleString()}"
+            )
