@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: installs imgpipe into .venv, builds a sample corpus from the real photos scikit-image ships,
-# and runs configs/demo.yaml on local Spark. Output: demo-output/ (results/, errors/, summary.json).
+# and runs configs/demo.yaml on local Spark. Output: demo-output/ (results/, errors/, summary.json, report.html).
 set -euo pipefail
 source "$(dirname "$0")/venv.sh" demo
 
@@ -20,3 +20,5 @@ for row in sorted(rows, key=lambda r: r["key"])[:6]:
     objects = ", ".join(f"{o['label_name']} {o['score']:.2f}" for o in row["objects"] or []) or "-"
     print(f"  {row['key'].rsplit('/', 1)[-1]:<28} {row['width']}x{row['height']}  {row['status']:<5} {objects}")
 PY
+.venv/bin/imgpipe report demo-output --out demo-output/report.html
+echo "open demo-output/report.html in a browser to see the boxes, crops and charts"

@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 the job failed; 2 the config (or a model it names) is invalid;
 3 the job finished but more images failed than ``run.max_error_rate`` allows.
-Each subcommand lives in its own module here (``run``, ``models``, ``ingest``) and is mounted below.
+Each subcommand lives in its own module here (``run``, ``models``, ``ingest``, ``report``) and is mounted below.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import click
 from imgpipe import __version__
 from imgpipe.cli.ingest import ingest
 from imgpipe.cli.models import models
+from imgpipe.cli.report import report
 from imgpipe.cli.run import run, validate
 from imgpipe.config import secrets
 from imgpipe.errors import ImgpipeError, first_line
@@ -71,7 +72,7 @@ def _setup_logging(verbose: bool) -> None:
     secrets.redact_handlers(logging.getLogger())
 
 
-for _command in (run, validate, models, ingest):
+for _command in (run, validate, models, ingest, report):
     cli.add_command(_command)
 
 
