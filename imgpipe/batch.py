@@ -14,6 +14,8 @@ import pyarrow as pa
 # Input columns every source provides.
 KEY = "key"
 IMAGE = "image"
+#: Optional input column: why the source could not read this key's bytes (the row fails at stage "read").
+READ_ERROR = "read_error"
 
 # Per-image result columns.
 WIDTH = "width"
@@ -35,6 +37,7 @@ STATUS_OK = "ok"
 STATUS_ERROR = "error"
 
 # Reason classes for failed images; stable strings users filter on.
+REASON_UNREADABLE = "unreadable"
 REASON_EMPTY = "empty"
 REASON_UNDECODABLE = "undecodable"
 REASON_UNSUPPORTED = "unsupported_format"

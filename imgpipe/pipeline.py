@@ -26,7 +26,7 @@ from imgpipe import batch as B
 from imgpipe.config import secrets
 from imgpipe.config.inference import CropConfig
 from imgpipe.config.sections import DecodeConfig
-from imgpipe.stages.crop import Crop, NoObjectsError, crop_objects
+from imgpipe.stages.crop import Crop, NoObjectsError, crop_objects, uncut
 from imgpipe.stages.decode import Decoded, DecodeFailure, decode_image
 from imgpipe.stages.detect import Detections, Detector
 from imgpipe.stages.embed import Embedder
@@ -119,10 +119,14 @@ class Pipeline:
         """Run every stage over one Arrow batch; one output row per input row, always."""
         keys = batch.column(B.KEY).to_pylist()
         images = batch.column(B.IMAGE)
+        unread = batch.column(B.READ_ERROR).to_pylist() if B.READ_ERROR in batch.schema.names else [None] * len(keys)
         rows = [_Row(key) for key in keys]
         group: list[_Row] = []
         held = 0
         for i, row in enumerate(rows):
+            if unread[i] is not None:
+                row.fail("read", B.REASON_UNREADABLE, str(unread[i]))
+                continue
             self._decode(row, images[i].as_py())
             if row.decoded is not None:
                 group.append(row)
@@ -171,8 +175,11 @@ class Pipeline:
         decoded = [r.decoded for r in group if r.decoded is not None]
         found = self.detector([d.pixels for d in decoded])
         for row, dec, det in zip(group, decoded, found, strict=True):
+            if self.crop is None:  # detect only: every detection the detect section allows, nothing cut
+                row.crops = uncut(_to_original(det, dec))
+                continue
             try:
-                crops = crop_objects(dec.pixels, _to_original(det, dec), self.crop or CropConfig(), dec.scale)
+                crops = crop_objects(dec.pixels, _to_original(det, dec), self.crop, dec.scale)
             except NoObjectsError as exc:
                 row.fail("crop", exc.reason, str(exc))
                 continue

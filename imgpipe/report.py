@@ -1,10 +1,17 @@
-"""The run summary: printed at the end of every run and written as JSON next to the output."""
+"""The run summary: written as ``summary.json`` when a run starts (status ``running``) and again when it ends
+(``succeeded``, ``too_many_errors`` or ``failed`` with the error), and printed at the end of every run.
+
+A person or a scheduler reading ``summary.json`` therefore never sees an earlier run's result as this run's.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+RUNNING, SUCCEEDED, TOO_MANY_ERRORS, FAILED = "running", "succeeded", "too_many_errors", "failed"
 
 
 @dataclass
@@ -13,12 +20,21 @@ class RunReport:
     source: str
     sink: str
     master: str
+    status: str = RUNNING
+    #: Why the run failed (status ``failed``).
+    error: str | None = None
     read_tasks: int = 0
+    #: Every image of the run: processed now plus committed by an earlier, interrupted attempt.
     images_read: int = 0
     images_ok: int = 0
     images_failed: int = 0
+    #: Images this invocation read and committed; ``--resume`` leaves out the chunks already done.
+    images_processed: int = 0
+    images_already_committed: int = 0
     errors_by_reason: dict[str, int] = field(default_factory=dict)
     duplicate_keys: int = 0
+    #: Inputs the source left out by configuration (files whose extension is not in ``source.extensions``).
+    files_skipped: int = 0
     #: Source calls retried after a transient error (HBase Thrift); the data is still read exactly once.
     source_retries: int = 0
     wall_seconds: float = 0.0
@@ -36,36 +52,42 @@ class RunReport:
 
     @property
     def images_per_second(self) -> float:
-        return self.images_read / self.wall_seconds if self.wall_seconds > 0 else 0.0
+        """This invocation's rate: images it processed (not those already committed) over its wall time."""
+        return self.images_processed / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
     @property
     def error_rate_exceeded(self) -> bool:
         return self.error_rate > self.max_error_rate
 
+    def finish(self) -> None:
+        """Set the final status from the counts: ``succeeded`` or ``too_many_errors``."""
+        self.status = TOO_MANY_ERRORS if self.error_rate_exceeded else SUCCEEDED
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["error_rate"] = round(self.error_rate, 6)
         data["images_per_second"] = round(self.images_per_second, 3)
-        data["status"] = "error_rate_exceeded" if self.error_rate_exceeded else "succeeded"
         return data
 
-    def to_json(self, redact: Any = None) -> str:
+    def to_json(self, redact: Callable[[str], str] | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
         return redact(text) if redact else text
 
     def format_text(self) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.errors_by_reason.items())) or "none"
+        resumed = f" ({self.images_already_committed} already committed)" if self.images_already_committed else ""
         lines = [
             f"run {self.run_id}: {self.source} -> {self.sink} on {self.master}",
-            f"  images read   {self.images_read}",
+            f"  images read   {self.images_read}{resumed}",
             f"  images ok     {self.images_ok}",
             f"  images failed {self.images_failed} ({self.error_rate:.2%}; limit {self.max_error_rate:.2%})"
             f"  reasons: {reasons}",
             *([f"  duplicate keys {self.duplicate_keys} (each processed; listed in errors)"] if self.duplicate_keys else []),
+            *([f"  files skipped {self.files_skipped} (extension not in source.extensions)"] if self.files_skipped else []),
             *([f"  source retries {self.source_retries} (transient errors, resumed)"] if self.source_retries else []),
             f"  read tasks    {self.read_tasks}"
             + (f"  chunks {self.chunks_total} ({self.chunks_skipped} skipped, already done)" if self.chunks_total else ""),
-            f"  wall time     {self.wall_seconds:.1f} s  ({self.images_per_second:.1f} images/s)",
+            f"  wall time     {self.wall_seconds:.1f} s  ({self.images_per_second:.1f} images/s processed now)",
         ]
         lines += [f"  {name:<13} {path}" for name, path in self.outputs.items()]
         return "\n".join(lines)

@@ -132,3 +132,8 @@ class HBaseSinkConfig(_HBaseConnection):
     create: bool = False
     #: Rows per ``mutateRows`` call.
     batch_size: int = Field(default=64, ge=1, le=10_000)
+
+    @property
+    def default_report_dir(self) -> str:
+        """Where summary.json, errors/, status/ and the manifest go unless run.report_dir says otherwise."""
+        return f"./imgpipe-runs/{self.table}"

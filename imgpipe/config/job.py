@@ -34,6 +34,11 @@ class JobConfig(Section):
     sink: SinkConfig
     run: RunConfig = Field(default_factory=RunConfig)
 
+    @property
+    def report_dir(self) -> str:
+        """The run's own files (summary.json, errors/, the manifest): ``run.report_dir`` or the sink's default."""
+        return self.run.report_dir or self.sink.default_report_dir
+
     @model_validator(mode="after")
     def _crop_needs_detect(self) -> JobConfig:
         if self.crop is not None and self.detect is None:

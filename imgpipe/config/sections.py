@@ -10,7 +10,11 @@ from imgpipe.config.base import Section, parse_size
 
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
 
-DEFAULT_EXTENSIONS = ("jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "gif")
+#: The file extensions of every format the decode stage reads (OpenCV: JPEG, PNG, GIF, BMP, TIFF, WebP,
+#: JPEG 2000, AVIF); tests/unit/test_decode.py keeps the two in step.
+DEFAULT_EXTENSIONS = (
+    "jpg", "jpeg", "jpe", "jfif", "png", "gif", "bmp", "dib", "tif", "tiff", "webp", "jp2", "j2k", "jpf", "jpx", "avif",
+)  # fmt: skip
 
 
 class SparkConfig(Section):
@@ -95,6 +99,11 @@ class ParquetSinkConfig(Section):
     partition_by: list[str] = Field(default_factory=list)
     #: One row per detected object instead of one row per image.
     explode: bool = False
+
+    @property
+    def default_report_dir(self) -> str:
+        """summary.json, errors/ and the manifest sit beside results/ unless run.report_dir says otherwise."""
+        return self.path
 
 
 class RunConfig(Section):

@@ -1,6 +1,6 @@
-"""The report phase: counts, duplicate keys and the errors dataset, read back from the committed ledger.
+"""The report phase: duplicate keys and the errors dataset, read back from the committed ledger.
 
-Reading back what was committed (never counting in flight) is what keeps a retried task from being counted twice.
+Reading back what was committed is what keeps a retried task's rows from appearing twice.
 """
 
 from __future__ import annotations
@@ -9,11 +9,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from imgpipe import batch as B
-
-
-def status_counts(rows: DataFrame) -> dict[tuple[str, str | None], int]:
-    counted = rows.groupBy(B.STATUS, B.ERROR_REASON).count().collect()
-    return {(r[B.STATUS], r[B.ERROR_REASON]): int(r["count"]) for r in counted}
 
 
 def duplicate_keys(rows: DataFrame) -> DataFrame:

@@ -1,15 +1,18 @@
 """The job: plan chunks on the driver, run the fused pass per chunk, commit each chunk, report.
 
-    source.plan()  ->  chunks  ->  for each chunk not yet done:
-        source.results(chunk) (read + mapInArrow(Pipeline)) --> sink.write_chunk(chunk)  ->  manifest: done
-    ->  counts and errors read back from what was committed  ->  summary.json
+    sink.claim()  ->  summary.json: running  ->  source.plan()  ->  sink.prepare()  ->  manifest
+    for each chunk not yet done:
+        source.results(chunk) (read + mapInArrow(Pipeline), counting)  -->  sink.write_chunk(chunk)
+        ->  manifest: done, with the chunk's counts
+    ->  errors read back from what was committed  ->  summary.json: succeeded | too_many_errors
+    (any failure on the way: summary.json: failed, with the error)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,12 +20,14 @@ from pyspark.sql import SparkSession
 
 from imgpipe import batch as B
 from imgpipe.config import LoadedConfig
-from imgpipe.job import ledger, manifest
+from imgpipe.errors import ImgpipeError
+from imgpipe.job import ledger, manifest, tally
 from imgpipe.pipeline import Pipeline
-from imgpipe.report import RunReport
+from imgpipe.report import FAILED, RunReport
 from imgpipe.sinks import Sink, make_sink
 from imgpipe.sources import Source, make_source
 from imgpipe.spark import fs
+from imgpipe.spark.errors import describe_failure
 from imgpipe.spark.session import build_session, cores_per_task
 
 log = logging.getLogger("imgpipe.job")
@@ -38,87 +43,120 @@ def run_job(loaded: LoadedConfig, pipeline: Pipeline, *, resume: bool = False) -
 
 
 def run_on(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, *, resume: bool = False) -> RunReport:
-    job = loaded.job
+    """Run the job on ``spark``. Any failure becomes an ``ImgpipeError`` naming its root cause."""
+    try:
+        return _run(spark, loaded, pipeline, resume)
+    except ImgpipeError:
+        raise
+    except Exception as exc:
+        raise ImgpipeError(f"the job failed: {describe_failure(exc)}") from exc
+
+
+def _run(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, resume: bool) -> RunReport:
     started = time.monotonic()
-    source, sink = make_source(job), make_sink(job)
-    plan = _start(spark, loaded, source, sink, pipeline, resume)
-    pipeline = dataclasses.replace(pipeline, run_id=plan.run_id).with_threads(cores_per_task(spark))
-    report = _new_report(loaded, source, sink, pipeline)
-    report.chunks_total = len(plan.chunks)
-    for index, units in enumerate(plan.chunks):
-        if index in plan.done:
-            report.chunks_skipped += 1
-            continue
-        began = time.monotonic()
-        tasks = _run_chunk(spark, source, sink, pipeline, units, plan.chunk_name(index))
-        report.read_tasks += tasks
-        log.info("chunk %d/%d: %d read tasks in %.1fs", index + 1, len(plan.chunks), tasks, time.monotonic() - began)
-        plan.done.append(index)
-        manifest.save(spark, sink.report_dir, plan)
-    report.source_retries = source.retries()
-    began = time.monotonic()
-    _finish(spark, sink, report, started, loaded, source.unique_keys)
-    log.info("report (counts, errors, summary) in %.1fs", time.monotonic() - began)
+    source, sink = make_source(loaded.job), make_sink(loaded.job)
+    sink.claim(spark)
+    settings = manifest.result_settings(loaded.job, _models(pipeline))
+    plan = _resumed(spark, loaded, sink, settings) if resume else None
+    run_id = plan.run_id if plan else (pipeline.run_id or manifest.new_run_id())
+    report = _new_report(loaded, source, sink, pipeline, run_id)
+    _write_summary(spark, sink, report, loaded)
+    try:
+        plan = plan or _plan(spark, source, sink, run_id, settings)
+        _run_chunks(spark, source, sink, replace(pipeline, run_id=run_id), plan, report)
+        _finish(spark, sink, report, plan, source.unique_keys)
+    except BaseException as exc:  # the summary must not keep saying "running"; the error still propagates
+        report.status, report.error = FAILED, describe_failure(exc)
+        report.wall_seconds = time.monotonic() - started
+        _write_summary(spark, sink, report, loaded, best_effort=True)
+        raise
+    report.finish()
+    report.wall_seconds = time.monotonic() - started
+    _write_summary(spark, sink, report, loaded)
     return report
 
 
-def _new_report(loaded: LoadedConfig, source: Source, sink: Sink, pipeline: Pipeline) -> RunReport:
-    models = {}
-    for role, info in (("detect", pipeline.detect_model), ("embed", pipeline.embed_model)):
-        if info is not None:
-            models[role] = {"name": info.name, "sha256": info.sha256}
+def _new_report(loaded: LoadedConfig, source: Source, sink: Sink, pipeline: Pipeline, run_id: str) -> RunReport:
     return RunReport(
-        run_id=pipeline.run_id,
+        run_id=run_id,
         source=source.describe(),
         sink=sink.describe(),
         master=loaded.job.spark.master,
         max_error_rate=loaded.job.run.max_error_rate,
-        models=models,
-        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        models=_models(pipeline),
+        started_at=_now(),
     )
 
 
-def _start(
-    spark: SparkSession, loaded: LoadedConfig, source: Source, sink: Sink, pipeline: Pipeline, resume: bool
-) -> manifest.Manifest:
-    job = loaded.job
-    expected = manifest.fingerprint(
-        {"source": job.source.model_dump(), "sink": job.sink.model_dump(), "models": [
-            dataclasses.asdict(m) for m in (pipeline.detect_model, pipeline.embed_model) if m
-        ]}
-    )
-    if resume:
-        plan = manifest.load_for_resume(spark, sink.report_dir, expected)
-        log.info("resuming run %s: %d of %d chunks done", plan.run_id, len(plan.done), len(plan.chunks))
-        return plan
+def _models(pipeline: Pipeline) -> dict[str, dict[str, str]]:
+    infos = {"detect": pipeline.detect_model, "embed": pipeline.embed_model}
+    return {role: {"name": info.name, "sha256": info.sha256} for role, info in infos.items() if info is not None}
+
+
+def _resumed(spark: SparkSession, loaded: LoadedConfig, sink: Sink, settings: dict[str, Any]) -> manifest.Manifest:
+    """The interrupted run's plan; refused (``ConfigError``, before anything is written) if settings changed."""
+    try:
+        plan = manifest.load_for_resume(spark, sink.report_dir, settings)
+    except ImgpipeError as exc:
+        raise type(exc)(loaded.raw.redact(str(exc))) from None
+    log.info("resuming run %s: %d of %d chunks done", plan.run_id, len(plan.done), len(plan.chunks))
+    return plan
+
+
+def _plan(spark: SparkSession, source: Source, sink: Sink, run_id: str, settings: dict[str, Any]) -> manifest.Manifest:
+    """A fresh run: plan the chunks, make the sink ready (``overwrite`` happens here), save the manifest."""
     began = time.monotonic()
-    units = source.plan(spark)
-    run_id = pipeline.run_id or manifest.new_run_id()
-    plan = manifest.Manifest(run_id, expected, manifest.group(units, source.chunk_size))
-    log.info("planned %d read units in %d chunks in %.1fs", len(units), len(plan.chunks), time.monotonic() - began)
+    planned = source.plan(spark)
+    chunks = manifest.group(planned.units, source.chunk_size)
+    plan = manifest.Manifest(run_id, manifest.hashed(settings), chunks, skipped=planned.skipped)
+    log.info("planned %d read units in %d chunks in %.1fs", len(planned.units), len(chunks), time.monotonic() - began)
     sink.prepare(spark)
     manifest.save(spark, sink.report_dir, plan)
     return plan
 
 
-def _run_chunk(spark: SparkSession, source: Source, sink: Sink, pipeline: Pipeline, units: list[Any], name: str) -> int:
+def _run_chunks(
+    spark: SparkSession, source: Source, sink: Sink, pipeline: Pipeline, plan: manifest.Manifest, report: RunReport
+) -> None:
+    pipeline = pipeline.with_threads(cores_per_task(spark))
+    report.chunks_total = len(plan.chunks)
+    for index, units in enumerate(plan.chunks):
+        if index in plan.done:
+            report.chunks_skipped += 1
+            report.images_already_committed += int(sum(plan.counts.get(str(index), {}).values()))
+            continue
+        began = time.monotonic()
+        counts = tally.counter(spark)
+        tasks = _run_chunk(spark, source, sink, tally.Tallied(pipeline, counts), units, plan.chunk_name(index))
+        report.read_tasks += tasks
+        report.images_processed += int(sum(counts.value.values()))
+        log.info("chunk %d/%d: %d read tasks in %.1fs", index + 1, len(plan.chunks), tasks, time.monotonic() - began)
+        plan.commit(index, counts.value)
+        manifest.save(spark, sink.report_dir, plan)
+    report.source_retries = source.retries()
+
+
+def _run_chunk(
+    spark: SparkSession, source: Source, sink: Sink, run: tally.Tallied, units: list[Any], name: str
+) -> int:
     """Read, run and commit one chunk; returns its read task count."""
-    results, tasks = source.results(spark, units, pipeline)
+    results, tasks = source.results(spark, units, run)
     sink.write_chunk(spark, results, name)
     return tasks
 
 
-def _finish(
-    spark: SparkSession, sink: Sink, report: RunReport, started: float, loaded: LoadedConfig, unique_keys: bool
-) -> None:
-    rows = sink.ledger(spark, report.run_id).cache()
-    counts = ledger.status_counts(rows)
-    report.images_ok = sum(n for (status, _), n in counts.items() if status == B.STATUS_OK)
-    report.images_failed = sum(n for (status, _), n in counts.items() if status != B.STATUS_OK)
+def _finish(spark: SparkSession, sink: Sink, report: RunReport, plan: manifest.Manifest, unique_keys: bool) -> None:
+    """Counts from the manifest; the errors dataset (and duplicate keys) read back from what was committed."""
+    began = time.monotonic()
+    counts: tally.Counts = {}
+    for chunk_counts in plan.counts.values():
+        tally.add(counts, chunk_counts)
+    report.images_ok = int(counts.get(B.STATUS_OK, 0))
+    report.errors_by_reason = {k.split(":", 1)[1]: int(n) for k, n in counts.items() if k.startswith("error:")}
+    report.images_failed = sum(report.errors_by_reason.values())
     report.images_read = report.images_ok + report.images_failed
-    report.errors_by_reason = {
-        str(reason): n for (status, reason), n in counts.items() if status != B.STATUS_OK
-    }
+    report.files_skipped = plan.skipped
+    rows = sink.ledger(spark, report.run_id)
     duplicates = None
     if not unique_keys:
         duplicates = ledger.duplicate_keys(rows).cache()
@@ -126,10 +164,23 @@ def _finish(
     if report.duplicate_keys:
         log.warning("%d keys appear more than once in the input; listed in %s", report.duplicate_keys, sink.errors_path)
     ledger.write_errors(rows, duplicates, sink.errors_path, report.run_id, sink.errors_mode)
-    rows.unpersist()
     if duplicates is not None:
         duplicates.unpersist()
     report.outputs = sink.locations()
-    report.wall_seconds = time.monotonic() - started
-    report.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    fs.write_text(spark, sink.summary_path, report.to_json(loaded.raw.redact))
+    report.finished_at = _now()
+    log.info("report (errors, duplicates) in %.1fs", time.monotonic() - began)
+
+
+def _write_summary(
+    spark: SparkSession, sink: Sink, report: RunReport, loaded: LoadedConfig, *, best_effort: bool = False
+) -> None:
+    try:
+        fs.write_text(spark, sink.summary_path, report.to_json(loaded.raw.redact))
+    except Exception:
+        if not best_effort:
+            raise
+        log.warning("could not write %s with status %s", sink.summary_path, report.status, exc_info=True)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -7,9 +7,14 @@ the run's own files go: ``summary.json`` and ``errors/`` under the report direct
 
 from __future__ import annotations
 
+import json
 from typing import Protocol
 
 from pyspark.sql import DataFrame, SparkSession
+
+from imgpipe import __version__, outputs
+from imgpipe.config import config_error
+from imgpipe.spark import fs
 
 
 class Sink(Protocol):
@@ -23,8 +28,11 @@ class Sink(Protocol):
     def errors_mode(self) -> str: ...
     def describe(self) -> str: ...
 
+    def claim(self, spark: SparkSession) -> None:
+        """Driver, first thing in every run: refuse folders imgpipe did not write (``ConfigError``), mark the rest."""
+
     def prepare(self, spark: SparkSession) -> None:
-        """Driver, once before the first chunk of a fresh run."""
+        """Driver, once before the first chunk of a fresh run (``mode: overwrite`` replaces imgpipe's output here)."""
 
     def write_chunk(self, spark: SparkSession, df: DataFrame, name: str) -> None:
         """Write and commit one chunk's results (replacing any earlier attempt at the same chunk)."""
@@ -44,12 +52,23 @@ class ReportFiles:
 
     @property
     def summary_path(self) -> str:
-        return self.report_dir + "/summary.json"
+        return outputs.join(self.report_dir, outputs.SUMMARY)
 
     @property
     def errors_path(self) -> str:
-        return self.report_dir + "/errors"
+        return outputs.join(self.report_dir, outputs.ERRORS)
 
     @property
     def errors_mode(self) -> str:
         return "overwrite"
+
+    def claim_roots(self, spark: SparkSession, roots: list[str]) -> None:
+        """Refuse unless each root is new, holds none of imgpipe's names, or is imgpipe's; then mark each one."""
+        unique = list(dict.fromkeys(r.rstrip("/") for r in roots))
+        problems = [p for root in unique for p in outputs.foreign(root, lambda path: fs.list_dir(spark, path))]
+        if problems:
+            raise config_error("the output", problems)
+        marker = json.dumps({"written_by": "imgpipe", "version": __version__})
+        for root in unique:
+            if not outputs.owned(root, lambda path: fs.list_dir(spark, path)):
+                fs.write_text(spark, outputs.join(root, outputs.MARKER), marker)

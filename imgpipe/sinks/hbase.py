@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 from imgpipe import batch as B
+from imgpipe import outputs
 from imgpipe.config.hbase import HBaseSinkConfig
 from imgpipe.config.job import JobConfig
 from imgpipe.hbase import cells
@@ -24,12 +25,15 @@ from imgpipe.spark import fs
 
 class HBaseSink(ReportFiles):
     def __init__(self, cfg: HBaseSinkConfig, job: JobConfig) -> None:
-        super().__init__(job.run.report_dir or f"./imgpipe-runs/{cfg.table}")
+        super().__init__(job.report_dir)
         self.cfg = cfg
-        self.status_path = self.report_dir + "/status"
+        self.status_path = outputs.join(self.report_dir, outputs.STATUS)
 
     def describe(self) -> str:
         return f"hbase {self.cfg.host}:{self.cfg.port}/{self.cfg.table} family {self.cfg.family}"
+
+    def claim(self, spark: SparkSession) -> None:
+        self.claim_roots(spark, [self.report_dir])
 
     def prepare(self, spark: SparkSession) -> None:
         cells.prepare(self.cfg)

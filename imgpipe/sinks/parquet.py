@@ -14,6 +14,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from imgpipe import batch as B
+from imgpipe import outputs
+from imgpipe.config import config_error
 from imgpipe.config.job import JobConfig
 from imgpipe.config.sections import ParquetSinkConfig
 from imgpipe.sinks.base import ReportFiles
@@ -25,14 +27,20 @@ OBJECT = "object"
 
 class ParquetSink(ReportFiles):
     def __init__(self, cfg: ParquetSinkConfig, job: JobConfig) -> None:
-        super().__init__(job.run.report_dir or cfg.path)
+        super().__init__(job.report_dir)
         self.cfg = cfg
-        self.results = cfg.path.rstrip("/") + "/results"
+        self.results = outputs.join(cfg.path, outputs.RESULTS)
 
     def describe(self) -> str:
         return f"parquet {self.cfg.path}"
 
+    def claim(self, spark: SparkSession) -> None:
+        self.claim_roots(spark, [self.cfg.path, self.report_dir])
+
     def prepare(self, spark: SparkSession) -> None:
+        """``overwrite`` replaces imgpipe's earlier results and errors (``claim`` has checked they are imgpipe's)."""
+        if self.cfg.mode == "error" and fs.exists(spark, self.results):
+            raise config_error("sink", [f"{self.results} already exists; use mode: overwrite or append"])
         if self.cfg.mode == "overwrite":
             fs.delete(spark, self.results)
             fs.delete(spark, self.errors_path)

@@ -6,12 +6,19 @@ the run manifest and a resumed run reads exactly the same chunks.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pyspark.sql import DataFrame, SparkSession
 
-from imgpipe.pipeline import Pipeline
-from imgpipe.spark.fused import fused_pass
+from imgpipe.spark.fused import BatchFn, fused_pass
+
+__all__ = ["BatchFn", "Planned", "Source", "fused_results"]
+
+
+class Planned(NamedTuple):
+    units: list[Any]
+    #: Inputs the source saw but leaves out by configuration (files whose extension is not in ``extensions``).
+    skipped: int = 0
 
 
 class Source(Protocol):
@@ -22,16 +29,16 @@ class Source(Protocol):
 
     def describe(self) -> str: ...
 
-    def plan(self, spark: SparkSession) -> list[Any]:
+    def plan(self, spark: SparkSession) -> Planned:
         """Driver: every read unit, in a stable order; reads no image data."""
 
-    def results(self, spark: SparkSession, units: list[Any], pipeline: Pipeline) -> tuple[DataFrame, int]:
-        """The fused pass over ``units`` (lazy), and how many read tasks it runs."""
+    def results(self, spark: SparkSession, units: list[Any], run: BatchFn) -> tuple[DataFrame, int]:
+        """``run`` (the fused pass) over ``units``, lazily, and how many read tasks it takes."""
 
     def retries(self) -> int:
         """Source calls retried after transient errors so far (0 where the reader retries on its own)."""
 
 
-def fused_results(df: DataFrame, pipeline: Pipeline) -> tuple[DataFrame, int]:
+def fused_results(df: DataFrame, run: BatchFn) -> tuple[DataFrame, int]:
     """For sources read by Spark's own readers: the fused pass over their DataFrame, and its task count."""
-    return fused_pass(df, pipeline), df.rdd.getNumPartitions()
+    return fused_pass(df, run), df.rdd.getNumPartitions()

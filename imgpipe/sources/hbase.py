@@ -21,7 +21,7 @@ from imgpipe.config.hbase import HBaseSourceConfig
 from imgpipe.config.job import JobConfig
 from imgpipe.hbase import scan
 from imgpipe.hbase.splits import HBaseSplit, plan_splits
-from imgpipe.pipeline import Pipeline
+from imgpipe.sources.base import BatchFn, Planned
 from imgpipe.spark.fused import output_type
 
 
@@ -37,10 +37,10 @@ class HBaseSource:
     def describe(self) -> str:
         return f"hbase {self.cfg.host}:{self.cfg.port}/{self.cfg.table} {self.cfg.column}"
 
-    def plan(self, spark: SparkSession) -> list[Any]:
-        return [split.to_unit() for split in plan_splits(self.cfg)]
+    def plan(self, spark: SparkSession) -> Planned:
+        return Planned([split.to_unit() for split in plan_splits(self.cfg)])
 
-    def results(self, spark: SparkSession, units: list[Any], pipeline: Pipeline) -> tuple[DataFrame, int]:
+    def results(self, spark: SparkSession, units: list[Any], run: BatchFn) -> tuple[DataFrame, int]:
         cfg, rows = self.cfg, self.batch_rows
         splits = [HBaseSplit.from_unit(u) for u in units]
         if self._retries is None:
@@ -53,10 +53,10 @@ class HBaseSource:
 
             for batch in indices:
                 for index in batch.column(0).to_pylist():
-                    yield from pipeline(scan.read_split(cfg, splits[index], max_batch_rows=rows, on_retry=count))
+                    yield from run(scan.read_split(cfg, splits[index], max_batch_rows=rows, on_retry=count))
 
         tasks = spark.range(0, len(splits), 1, numPartitions=max(1, len(splits)))
-        return tasks.mapInArrow(scan_and_run, output_type(pipeline, scan.schema(cfg))), len(splits)
+        return tasks.mapInArrow(scan_and_run, output_type(run, scan.schema(cfg))), len(splits)
 
     def retries(self) -> int:
         """Thrift calls retried by the scans so far (an accumulator: a re-run task may count twice)."""

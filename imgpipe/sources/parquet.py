@@ -17,8 +17,7 @@ from imgpipe import batch as B
 from imgpipe.config.job import JobConfig
 from imgpipe.config.sections import ParquetSourceConfig
 from imgpipe.errors import SourceError, first_line
-from imgpipe.pipeline import Pipeline
-from imgpipe.sources.base import fused_results
+from imgpipe.sources.base import BatchFn, Planned, fused_results
 
 
 class ParquetSource:
@@ -31,16 +30,16 @@ class ParquetSource:
     def describe(self) -> str:
         return f"parquet {', '.join(self.cfg.paths)}"
 
-    def plan(self, spark: SparkSession) -> list[Any]:
+    def plan(self, spark: SparkSession) -> Planned:
         try:
             df = spark.read.parquet(*self.cfg.paths)
         except Exception as exc:
             raise SourceError(f"parquet source {self.cfg.paths}: {first_line(exc)}") from exc
         self._check_columns(df)
-        return sorted(df.inputFiles())
+        return Planned(sorted(df.inputFiles()))
 
-    def results(self, spark: SparkSession, units: list[Any], pipeline: Pipeline) -> tuple[DataFrame, int]:
-        return fused_results(self.read(spark, units), pipeline)
+    def results(self, spark: SparkSession, units: list[Any], run: BatchFn) -> tuple[DataFrame, int]:
+        return fused_results(self.read(spark, units), run)
 
     def read(self, spark: SparkSession, units: list[Any]) -> DataFrame:
         cfg = self.cfg

@@ -63,28 +63,45 @@ def read_text(spark: SparkSession, path: str) -> str | None:
         stream.close()
 
 
-def list_files(spark: SparkSession, pattern: str, recursive: bool) -> list[tuple[str, int]]:
-    """(path, length) of every file under a path or glob, zero-length ones included.
+def exists(spark: SparkSession, path: str) -> bool:
+    fs, hpath = _fs_path(spark, path)
+    return bool(fs.exists(hpath))
 
-    Spark's own file scan silently drops zero-length files, so a source that must account for every
-    input lists them here, as Spark would (hidden ``_``/``.`` names skipped), and reads them itself.
-    """
+
+def list_dir(spark: SparkSession, path: str) -> list[tuple[str, bool]] | None:
+    """(name, is_dir) of each entry of a folder, or None when it is absent (``imgpipe.outputs.ListDir``)."""
+    fs, hpath = _fs_path(spark, path)
+    if not fs.exists(hpath) or not fs.getFileStatus(hpath).isDirectory():
+        return None
+    return [(s.getPath().getName(), bool(s.isDirectory())) for s in fs.listStatus(hpath)]
+
+
+def glob(spark: SparkSession, pattern: str) -> list[tuple[str, bool, int]]:
+    """(path, is_dir, length) of what a path or Hadoop glob names; [] when nothing matches."""
     fs, hpath = _fs_path(spark, pattern)
-    statuses = fs.globStatus(hpath) or []
-    found: list[tuple[str, int]] = []
-    for status in statuses:
-        if status.isDirectory():
-            found.extend(_walk(fs, status.getPath(), recursive))
-        elif not _hidden(status.getPath().getName()):
-            found.append((status.getPath().toString(), int(status.getLen())))
-    return found
+    matched = fs.globStatus(hpath) or []
+    return [
+        (s.getPath().toString(), bool(s.isDirectory()), int(s.getLen()))
+        for s in matched
+        if s.isDirectory() or not hidden(s.getPath().getName())
+    ]
+
+
+def walk(spark: SparkSession, folder: str, recursive: bool) -> list[tuple[str, int]]:
+    """(path, length) of every file in ``folder`` through the Hadoop FileSystem, zero-length ones included.
+
+    Spark's own file scan silently drops zero-length files, so a source that must account for every input
+    lists them here, as Spark would (hidden ``_``/``.`` names skipped), and reads them itself.
+    """
+    fs, hpath = _fs_path(spark, folder)
+    return _walk(fs, hpath, recursive)
 
 
 def _walk(fs: Any, directory: Any, recursive: bool) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     for status in fs.listStatus(directory):
         name = status.getPath().getName()
-        if _hidden(name):
+        if hidden(name):
             continue
         if status.isDirectory():
             if recursive:
@@ -94,5 +111,6 @@ def _walk(fs: Any, directory: Any, recursive: bool) -> list[tuple[str, int]]:
     return out
 
 
-def _hidden(name: str) -> bool:
+def hidden(name: str) -> bool:
+    """Names Spark's readers skip: ``_x`` and ``.x`` (but not ``_=x`` partition values)."""
     return name.startswith(("_", ".")) and not name.startswith("_=")

@@ -88,6 +88,16 @@ def cut(image: NDArray[np.uint8], box: Box, scale: float = 1.0) -> NDArray[np.ui
     return image[y1:y2, x1:x2].copy() if x2 > x1 and y2 > y1 else image[0:0, 0:0]
 
 
+def uncut(det: Detections) -> list[Crop]:
+    """Every detection as an object entry without pixels: the output of a job with no crop section."""
+    empty = np.zeros((0, 0, 3), np.uint8)
+    objects = []
+    for i in np.argsort(-det.scores, kind="stable"):
+        x1, y1, x2, y2 = (float(v) for v in det.boxes[i])
+        objects.append(Crop(empty, (x1, y1, x2, y2), int(det.labels[i]), det.label_names[i], float(det.scores[i]), False))
+    return objects
+
+
 def whole_image(image: NDArray[np.uint8], scale: float = 1.0) -> Crop:
     h, w = image.shape[:2]
     return Crop(image, (0.0, 0.0, w / scale, h / scale), -1, "", 1.0, True)

@@ -116,3 +116,24 @@ def sql_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
             spark.conf.unset(key)
         else:
             spark.conf.set(key, old)
+
+
+@contextmanager
+def driver_dies_at_chunk(monkeypatch: Any, n: int) -> Iterator[list[str]]:
+    """The job's driver 'dies' (raises) as it starts its ``n``-th chunk; the names of the chunks it started."""
+    from imgpipe.job import run as job_module
+
+    real = job_module._run_chunk
+    started: list[str] = []
+
+    def die(*args: Any) -> int:
+        started.append(args[-1])
+        if len(started) == n:
+            raise RuntimeError("driver lost")
+        return int(real(*args))
+
+    monkeypatch.setattr(job_module, "_run_chunk", die)
+    try:
+        yield started
+    finally:
+        monkeypatch.setattr(job_module, "_run_chunk", real)

@@ -250,7 +250,7 @@ def test_a_tight_error_rate_fails_the_run(spark: SparkSession, corpus_run: Corpu
     strict = run_config(spark, parquet_config(src, tmp_path / "out", "run: {max_error_rate: 0.1}\n"))
     assert strict.error_rate_exceeded and strict.images_read == corpus_run.rows
     assert strict.images_failed >= len(BAD) and strict.error_rate > 0.1
-    assert json.loads((tmp_path / "out" / "summary.json").read_text())["status"] == "error_rate_exceeded"
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["status"] == "too_many_errors"
 
 
 def test_duplicate_keys_are_reported_and_both_rows_kept(corpus_run: CorpusRun) -> None:

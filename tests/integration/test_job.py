@@ -14,9 +14,10 @@ import pytest
 from pyspark.sql import SparkSession
 
 from imgpipe import batch as B
-from imgpipe.job import run as job_module
+from imgpipe.errors import ConfigError, ImgpipeError
 from tests.helpers import MODELS_YAML, SHARED_IMAGES, files_config, photo_count
 from tests.integration.conftest import read_rows, run_config
+from tests.integration.faults import driver_dies_at_chunk
 
 
 
@@ -138,19 +139,8 @@ def test_interrupted_run_resumes_without_recomputing(
 ) -> None:
     out = tmp_path / "out"
     config = files_config(SHARED_IMAGES, out, "run: {chunk_files: 5}\n")
-    real = job_module._run_chunk
-    calls: list[str] = []
-
-    def crash_on_third(*args: Any) -> int:
-        calls.append(args[-1])
-        if len(calls) == 3:
-            raise RuntimeError("driver lost")
-        return real(*args)
-
-    monkeypatch.setattr(job_module, "_run_chunk", crash_on_third)
-    with pytest.raises(RuntimeError, match="driver lost"):
+    with driver_dies_at_chunk(monkeypatch, 3), pytest.raises(ImgpipeError, match="the job failed: RuntimeError: driver lost"):
         run_config(spark, config)
-    monkeypatch.setattr(job_module, "_run_chunk", real)
     report = run_config(spark, config, resume=True)
     assert report.chunks_total == 4 and report.chunks_skipped == 2
     rows = read_rows(out / "results")
@@ -160,11 +150,9 @@ def test_interrupted_run_resumes_without_recomputing(
 
 
 def test_resume_refuses_a_changed_config(spark: SparkSession, tmp_path: Path) -> None:
-    from imgpipe.errors import ImgpipeError
-
     out = tmp_path / "out"
     run_config(spark, files_config(SHARED_IMAGES, out, "run: {chunk_files: 8}\n"))
-    with pytest.raises(ImgpipeError, match="different source, sink or model"):
+    with pytest.raises(ConfigError, match=r"started with other settings.*sink\.explode \(now true\)"):
         run_config(spark, files_config(SHARED_IMAGES, out, "run: {chunk_files: 8}\n"), ("sink.explode=true",), True)
 
 

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from imgpipe import batch as B
-from imgpipe.config.sections import DecodeConfig
+from imgpipe.config.sections import DEFAULT_EXTENSIONS, DecodeConfig
 from imgpipe.stages.decode import DecodeFailure, decode_image, to_bgr8
 from imgpipe.stages.header import sniff
 from tests.helpers import SHARED_IMAGES, encode, gradient, photo_count
@@ -245,3 +245,15 @@ def test_demo_corpus_decodes_cleanly(tmp_path: Path) -> None:
     for path in files:
         out = decode_image(path.read_bytes(), CFG)  # warnings are errors in this suite
         assert out.pixels.dtype == np.uint8 and out.pixels.shape[2] == 3, path.name
+
+
+@pytest.mark.parametrize(("encoder", "extensions"), [
+    (".jpg", ("jpg", "jpeg", "jpe", "jfif")), (".png", ("png",)), (".bmp", ("bmp", "dib")), (".tiff", ("tif", "tiff")),
+    (".webp", ("webp",)), (".gif", ("gif",)), (".avif", ("avif",)), (".jp2", ("jp2", "j2k", "jpf", "jpx")),
+])  # fmt: skip
+def test_every_format_the_decoder_reads_is_in_the_default_extensions(encoder: str, extensions: tuple[str, ...]) -> None:
+    """A files source skips other extensions by default, so a readable format missing here would vanish."""
+    size = 64 if encoder == ".jp2" else 16  # OpenJPEG refuses to encode tiles smaller than its resolutions
+    data = encode(gradient(size, size), encoder)
+    assert decode_image(data, CFG).pixels.shape[:2] == (size, size)
+    assert set(extensions) <= set(DEFAULT_EXTENSIONS)

@@ -104,3 +104,23 @@ def test_float16_embeddings_are_packed_bytes() -> None:
     out = pipe.process(arrow_batch({"dog": (SHARED_IMAGES / "dog.jpg").read_bytes()})).to_pylist()[0]
     vec = np.frombuffer(out[B.IMAGE_EMBEDDING], "<f2")
     assert vec.shape == (1280,) and abs(np.linalg.norm(vec.astype(np.float32)) - 1) < 1e-2
+
+
+def test_detect_without_crop_keeps_every_detection_the_detect_section_allows() -> None:
+    """No crop section: no crop defaults (top 5, 32 px) trim what the detector found."""
+    config = files_config("/tmp", "/tmp/out", "detect: {model: yolox-nano, score_threshold: 0.001, max_detections: 100}\n")
+    pipe = build_pipeline(parse_config(config), run_id="r")
+    out = pipe.process(arrow_batch({"person": (SHARED_IMAGES / "person.jpg").read_bytes()})).to_pylist()[0]
+    boxes = [o["box"] for o in out[B.OBJECTS]]
+    assert 5 < len(boxes) <= 100
+    assert min(min(b["x2"] - b["x1"], b["y2"] - b["y1"]) for b in boxes) < 32
+    scores = [o["score"] for o in out[B.OBJECTS]]
+    assert scores == sorted(scores, reverse=True) and min(scores) >= 0.001
+
+
+def test_a_read_error_from_the_source_fails_that_row_only() -> None:
+    batch = arrow_batch({"good.png": encode(gradient()), "gone.jpg": None}, read_error=[None, "dangling symlink"])
+    out = Pipeline(decode=DecodeConfig(), run_id="r").process(batch).to_pylist()
+    assert [r[B.STATUS] for r in out] == ["ok", "error"]
+    assert (out[1][B.ERROR_STAGE], out[1][B.ERROR_REASON], out[1][B.ERROR]) == ("read", "unreadable", "dangling symlink")
+    assert B.READ_ERROR not in out[0]
