@@ -54,7 +54,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """imgpipe: detect objects, crop them and embed them, over millions of images, as one Spark job.
 
     Read (HBase, Parquet, folders) -> decode -> detect -> crop -> embed -> write (Parquet, HBase),
-    all configured by one YAML file. Start with `imgpipe run configs/demo.yaml`.
+    all configured by one YAML file: check it with `imgpipe validate job.yaml`, then `imgpipe run job.yaml`.
+    Every key is described in the README; the source repository's configs/demo.yaml is a complete example.
+    `imgpipe models list` shows the models known by name.
     """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose

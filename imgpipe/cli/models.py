@@ -16,7 +16,7 @@ from imgpipe.runtime.registry import Registry, load_registry, registry_path
 
 @click.group("models")
 def models() -> None:
-    """List, download and verify the models named in models/registry.yaml."""
+    """List, download and verify the models of the registry (shipped with imgpipe; $IMGPIPE_REGISTRY for another)."""
 
 
 @models.command("list")

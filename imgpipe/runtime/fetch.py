@@ -1,6 +1,7 @@
 """Model files on disk: the cache, the mirror, downloads, and the one sha256 check every path goes through.
 
-A file is looked for in the cache (``~/.cache/imgpipe/models``, ``$IMGPIPE_MODEL_CACHE``), then copied from the
+A label file the package ships (``imgpipe/runtime/labels``) is used where it is. Any other file is looked for
+in the cache (``~/.cache/imgpipe/models``, ``$IMGPIPE_MODEL_CACHE``), then copied from the
 mirror (``$IMGPIPE_MODEL_MIRROR``, a folder or URL holding files under their upstream names), then downloaded
 from its pinned URL; whatever the source, it is verified before it lands in the cache.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from imgpipe.errors import ModelError
-from imgpipe.runtime.registry import RegistryFile
+from imgpipe.runtime.registry import PACKAGED_LABELS, RegistryFile
 
 log = logging.getLogger("imgpipe.runtime")
 
@@ -59,9 +60,12 @@ def verified(name: str, path: Path, sha256: str) -> Path:
 
 
 def fetch(name: str, entry: RegistryFile, local: str | None = None) -> Path:
-    """The verified file for ``entry``: a local path, else the cache, else mirror or URL into the cache."""
+    """The verified file for ``entry``: a local path, else the package's copy, else the cache, else mirror or URL
+    into the cache."""
     if local is not None:
         return verified(name, Path(local).expanduser(), entry.sha256)
+    if (PACKAGED_LABELS / entry.file).is_file():
+        return verified(name, PACKAGED_LABELS / entry.file, entry.sha256)
     target = cached_path(entry)
     if target.exists():
         if sha256_of(target) == entry.sha256:

@@ -180,7 +180,7 @@ def test_executor_without_the_driver_path_fetches_its_own_copy(env: Env, tmp_pat
 def test_the_shipped_registry_pins_the_real_models(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(REGISTRY_ENV, raising=False)
     registry = load_registry()
-    assert DEFAULT_REGISTRY == Path(__file__).resolve().parents[2] / "models" / "registry.yaml"
+    assert DEFAULT_REGISTRY == Path(__file__).resolve().parents[2] / "imgpipe" / "runtime" / "registry.yaml"
     yolox, mobilenet = registry.models["yolox-nano"], registry.models["mobilenetv2-int8"]
     assert yolox.sha256.startswith("695e750a") and "/0f785c070ce8da070aeaeef46c0da7904ff7012e/" in str(yolox.url)
     assert mobilenet.sha256.startswith("cc028fe6")
@@ -190,8 +190,9 @@ def test_the_shipped_registry_pins_the_real_models(monkeypatch: pytest.MonkeyPat
 
 
 def test_no_model_file_is_committed() -> None:
-    models_dir = Path(__file__).resolve().parents[2] / "models"
-    assert not list(models_dir.rglob("*.onnx"))
+    repo = Path(__file__).resolve().parents[2]
+    for folder in (repo / "models", repo / "imgpipe"):
+        assert not list(folder.rglob("*.onnx")), folder
 
 
 # --- CLI ----------------------------------------------------------------------------------------------
