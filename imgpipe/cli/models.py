@@ -39,7 +39,7 @@ def pull(names: tuple[str, ...]) -> None:
         path = fetch(name, entry)
         labels = entry.spec.labels
         if isinstance(labels, str) and labels in registry.files:
-            fetch(f"{name} labels {labels}", registry.files[labels])
+            fetch(f"{name} labels {labels}", registry.files[labels], model=name)
         click.echo(f"{name}: {path}")
 
 
