@@ -46,7 +46,11 @@ def pull(names: tuple[str, ...]) -> None:
 @models.command("verify")
 @click.argument("names", nargs=-1)
 def verify(names: tuple[str, ...]) -> None:
-    """Check cached models (all when no NAMES): sha256, and graph inputs/outputs against the spec."""
+    """Check models (all when no NAMES) as run finds them: sha256, and graph inputs/outputs against the spec.
+
+    A model missing from the cache is fetched as run would fetch it (mirror, then URL); with nowhere to fetch it
+    from, the message says what to do. A cached copy with the wrong sha256 is reported, not replaced.
+    """
     registry = load_registry()
     problems = []
     for name in _names(registry, names):
@@ -62,11 +66,13 @@ def verify(names: tuple[str, ...]) -> None:
 def _verify_one(registry: Registry, name: str) -> None:
     entry = registry.models[name]
     path = cached_path(entry)
-    if not path.is_file():
-        raise ModelError(
-            f"model {name!r}: expected {path} in the cache, but it is missing; run `imgpipe models pull {name}`"
-        )
-    verified(name, path, entry.sha256)
+    if path.is_file():
+        try:
+            verified(name, path, entry.sha256)
+        except ModelError as exc:
+            raise ModelError(f"{exc}; `imgpipe models pull {name}` fetches it again") from exc
+    else:
+        path = fetch(name, entry)
     check_model(ResolvedModel(name, str(path), entry.sha256, entry.spec, file=entry.file, url=entry.url), registry)
 
 

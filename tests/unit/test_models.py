@@ -217,9 +217,20 @@ def test_cli_verify_reports_a_bad_cache_copy(env: Env) -> None:
     assert isinstance(result.exception, ModelError) and "'tiny-det': expected sha256" in str(result.exception)
 
 
-def test_cli_verify_missing_and_unknown(env: Env) -> None:
+def test_cli_verify_resolves_through_the_mirror_as_run_does(env: Env) -> None:
+    result = CliRunner().invoke(models_cli, ["verify", "tiny-det"])
+    assert result.exit_code == 0 and "tiny-det: ok" in result.output
+    assert (env.cache / "tiny_det.onnx").is_file()
+
+
+def test_cli_verify_with_nothing_to_resolve_from_says_what_to_run(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MIRROR_ENV)
     result = CliRunner().invoke(models_cli, ["verify"])
     assert isinstance(result.exception, ModelError) and "imgpipe models pull tiny-det" in str(result.exception)
+    assert "tiny_det.onnx not found" in str(result.exception)
+
+
+def test_cli_pull_unknown(env: Env) -> None:
     result = CliRunner().invoke(models_cli, ["pull", "nope"])
     assert isinstance(result.exception, ModelError) and "nope" in str(result.exception)
 
