@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from imgpipe.cli.options import common_options
 from imgpipe.errors import ModelError
 from imgpipe.runtime.checks import check_model
 from imgpipe.runtime.fetch import cache_dir, cached_path, fetch, sha256_of, verified
@@ -15,11 +16,13 @@ from imgpipe.runtime.registry import Registry, load_registry, registry_path
 
 
 @click.group("models")
+@common_options
 def models() -> None:
     """List, download and verify the models of the registry (shipped with imgpipe; $IMGPIPE_REGISTRY for another)."""
 
 
 @models.command("list")
+@common_options
 def list_models() -> None:
     """Show each registry model, its file and whether the cache holds a verified copy."""
     registry = load_registry()
@@ -30,6 +33,7 @@ def list_models() -> None:
 
 
 @models.command("pull")
+@common_options
 @click.argument("names", nargs=-1)
 def pull(names: tuple[str, ...]) -> None:
     """Fetch models (all when no NAMES) and their label files into the cache, verifying sha256."""
@@ -44,6 +48,7 @@ def pull(names: tuple[str, ...]) -> None:
 
 
 @models.command("verify")
+@common_options
 @click.argument("names", nargs=-1)
 def verify(names: tuple[str, ...]) -> None:
     """Check models (all when no NAMES) as run finds them: sha256, and graph inputs/outputs against the spec.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 import yaml
 
+from imgpipe.cli.options import common_options
 from imgpipe.config import LoadedConfig, load_config
 from imgpipe.errors import ErrorRateExceeded
 from imgpipe.pipeline import Pipeline
@@ -33,6 +34,7 @@ set_option = click.option(
 
 
 @click.command(epilog=RUN_EXAMPLES)
+@common_options
 @click.argument("config", type=click.Path(dir_okay=False))
 @set_option
 @click.option("--dry-run", is_flag=True, help="Validate, resolve models and print the plan; start no Spark.")
@@ -57,6 +59,7 @@ def run(config: str, overrides: tuple[str, ...], dry_run: bool, resume: bool) ->
 
 
 @click.command(epilog="\b\nExample:\n  imgpipe validate job.yaml --set detect.score_threshold=0.5")
+@common_options
 @click.argument("config", type=click.Path(dir_okay=False))
 @set_option
 def validate(config: str, overrides: tuple[str, ...]) -> None:
