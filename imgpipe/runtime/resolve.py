@@ -9,6 +9,7 @@ can read.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from imgpipe.config.inference import DetectConfig, EmbedConfig
@@ -60,17 +61,29 @@ def check_model_path(name: str, path: Path, roots: list[Path]) -> None:
 
 
 def resolve_models(
-    job: JobConfig, registry: Registry | None = None, *, config_path: str | Path | None = None
+    job: JobConfig,
+    registry: Registry | None = None,
+    *,
+    config_path: str | Path | None = None,
+    where: Callable[[tuple[str, ...]], str] | None = None,
 ) -> ResolvedModels:
     """Find, verify and check every model the job names. Raises ``ModelError`` naming the model.
 
     ``config_path`` is the config file the job came from: models given by path may live in its folder.
+    ``where`` renders a YAML location (``LoadedConfig.where``: ``job.yaml:9`` or ``--set``); when given, each
+    error starts with the location of the ``model:`` key it concerns.
     """
     reg = registry or load_registry()
     roots = allowed_model_roots(config_path)
-    detect = resolve_model(job.detect, reg, kind="detect", roots=roots) if job.detect else None
-    embed = resolve_model(job.embed, reg, kind="embed", roots=roots) if job.embed else None
-    return ResolvedModels(detect=detect, embed=embed)
+    models: dict[str, ResolvedModel | None] = {}
+    for kind, cfg in (("detect", job.detect), ("embed", job.embed)):
+        try:
+            models[kind] = resolve_model(cfg, reg, kind=kind, roots=roots) if cfg else None
+        except ModelError as exc:
+            if where is None:
+                raise
+            raise ModelError(f"{where((kind, 'model'))}: {exc}") from exc
+    return ResolvedModels(detect=models["detect"], embed=models["embed"])
 
 
 def resolve_model(
