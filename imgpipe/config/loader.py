@@ -132,6 +132,8 @@ def _record_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # a list or mapping as a key: safe_load refuses it below, with its line
             key = key_node.value
             lines[loc + (key,)] = key_node.start_mark.line + 1
             _record_lines(value_node, loc + (key,), lines)

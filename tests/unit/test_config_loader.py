@@ -39,3 +39,8 @@ def test_standard_tags_anchors_and_merge_keys_still_load() -> None:
     loaded = parse_config(text, "job.yaml")
     assert loaded.job.run.run_id == "42"
     assert (loaded.job.decode.max_pixels, loaded.job.decode.min_side) == (5000, 2)
+
+
+def test_a_mapping_used_as_a_key_is_a_config_error_with_its_line() -> None:
+    with pytest.raises(ConfigError, match=r"^job.yaml:2: not valid YAML: found unhashable key"):
+        parse_config("sink: {type: parquet, path: o}\nsource: {[1, 2]: x}\n", "job.yaml")
