@@ -200,6 +200,9 @@ def _apply_override(raw: RawConfig, item: str, problems: list[str]) -> None:
             return
         node = child
     last = parts[-1]
+    # ${VAR} inside an override is replaced (and redacted) as it is in the file; a problem points at --set.
+    raw.overridden.add(tuple(parts))
+    value = _interpolate(value, tuple(parts), raw, problems)
     if last == "type" and node.get("type") != value:
         # A new type starts the section afresh: options of the old type would not fit the new one.
         node.clear()
@@ -207,4 +210,3 @@ def _apply_override(raw: RawConfig, item: str, problems: list[str]) -> None:
         raw.lines = {k: v for k, v in raw.lines.items() if k[: len(section)] != section}
         raw.overridden.add(section)
     node[last] = value
-    raw.overridden.add(tuple(parts))

@@ -44,3 +44,27 @@ def test_standard_tags_anchors_and_merge_keys_still_load() -> None:
 def test_a_mapping_used_as_a_key_is_a_config_error_with_its_line() -> None:
     with pytest.raises(ConfigError, match=r"^job.yaml:2: not valid YAML: found unhashable key"):
         parse_config("sink: {type: parquet, path: o}\nsource: {[1, 2]: x}\n", "job.yaml")
+
+
+def test_env_variables_are_interpolated_in_set_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHOTO_ROOT", "/mnt/secret-share")
+    loaded = parse_config(MINIMAL, "job.yaml", ("source.path=${PHOTO_ROOT}/photos", "sink.path=${OUT:-./default}"))
+    assert loaded.job.source.path == "/mnt/secret-share/photos"
+    assert loaded.job.sink.path == "./default"
+    assert loaded.raw.redact(f"reading {loaded.job.source.path}") == "reading ***/photos"
+
+
+def test_an_unset_variable_in_a_set_value_is_a_problem_naming_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOPE_NOT_SET", raising=False)
+    with pytest.raises(ConfigError) as exc:
+        parse_config(MINIMAL, "job.yaml", ("source.path=${NOPE_NOT_SET}",))
+    assert exc.value.problems == [
+        "--set: source.path: environment variable NOPE_NOT_SET is not set (write ${NOPE_NOT_SET:-default} "
+        "to give a default)"
+    ]
+
+
+def test_a_set_value_that_is_yaml_gets_interpolated_inside(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXEC_MEM", "4g")
+    loaded = parse_config(MINIMAL, "job.yaml", ("spark.conf={spark.executor.memory: '${EXEC_MEM}'}",))
+    assert loaded.job.spark.conf == {"spark.executor.memory": "4g"}
