@@ -106,6 +106,14 @@ def test_the_label_files_are_installed_with_the_registry(installed: Installed) -
     assert done.stdout.strip() == "['coco-classes']"
 
 
+def test_ingest_from_the_package_says_where_to_get_its_helper(installed: Installed) -> None:
+    code = "from imgpipe.ingest import create_table_helper\ntry:\n    create_table_helper()\nexcept Exception as e:\n    print(e)"
+    done = installed.run(installed.bin / "python", "-c", code)
+    assert done.returncode == 0, done.stderr
+    assert "installed without its source checkout" in done.stdout
+    assert "scripts/hbase/create-table.sh from imgpipe's source repository" in done.stdout
+
+
 def test_the_demo_config_runs_from_another_directory(installed: Installed) -> None:
     built = installed.run(installed.bin / "python", "-m", "imgpipe.demo", "demo-data/photos")
     assert built.returncode == 0, built.stderr
