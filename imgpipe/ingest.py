@@ -13,7 +13,8 @@ the images.
 
 Thrift1 cannot create a table with split keys; a pre-split table is created by the Java helper
 ``scripts/hbase/create-table.sh`` (found through ``$IMGPIPE_HBASE_CREATE_TABLE`` or the repo
-checkout). Without it, ingest fails with the HBase shell command that creates the table.
+checkout; a pip-installed package does not ship it). Without it, ingest fails saying why, where to get
+the helper, and the HBase shell command that creates the table instead.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ log = logging.getLogger(__name__)
 #: Rows and bytes per ``mutateRows`` call: the Thrift gateway holds a whole call in its heap.
 BATCH_ROWS = 64
 BATCH_BYTES = 16 << 20
+
+HELPER_ENV = "IMGPIPE_HBASE_CREATE_TABLE"
+ZK_ENV = "IMGPIPE_HBASE_ZK"
+#: The pre-split helper in a source checkout. The package does not ship it: it compiles and runs a Java program
+#: against HBase's client jars, which Maven resolves from scripts/hbase/pom.xml (~150 MB) into scripts/hbase/target,
+#: so it needs the scripts folder, Java 17 and Maven, none of which belongs in (or can write to) site-packages.
+CHECKOUT_HELPER = Path(__file__).resolve().parents[1] / "scripts" / "hbase" / "create-table.sh"
 
 
 @dataclass(frozen=True)
@@ -173,18 +181,33 @@ def _ensure_table(conn: Any, table: str, families: list[str], regions: int, zk: 
     if regions <= 1:
         conn.create_table(table, {f: {"max_versions": 1} for f in families})
     else:
-        _create_presplit(table, families, split_keys(regions), zk)
+        create_presplit(table, families, split_keys(regions), zk)
     _wait_for_regions(conn, table, regions)
     return True
 
 
-def create_table_helper() -> Path | None:
-    """``$IMGPIPE_HBASE_CREATE_TABLE``, else ``scripts/hbase/create-table.sh`` of this checkout."""
-    configured = os.environ.get("IMGPIPE_HBASE_CREATE_TABLE")
+def create_table_helper() -> Path:
+    """``$IMGPIPE_HBASE_CREATE_TABLE``, else ``scripts/hbase/create-table.sh`` of this source checkout.
+
+    Raises:
+        SinkError: there is no usable helper; the message (a clause: "the helper ...") says why and what to do.
+    """
+    configured = os.environ.get(HELPER_ENV)
     if configured:
-        return Path(configured)
-    candidate = Path(__file__).resolve().parents[1] / "scripts" / "hbase" / "create-table.sh"
-    return candidate if candidate.is_file() else None
+        helper = Path(configured).expanduser()
+        if not helper.is_file():
+            raise SinkError(f"${HELPER_ENV} is {configured}, which is not a file")
+    elif CHECKOUT_HELPER.is_file():
+        helper = CHECKOUT_HELPER
+    else:
+        raise SinkError(
+            "this imgpipe is installed without its source checkout, and the helper does not ship with the package "
+            "(it needs Java 17, Maven and the HBase client jars): take scripts/hbase/create-table.sh from imgpipe's "
+            f"source repository (with the rest of scripts/hbase/) and set {HELPER_ENV}=/path/to/create-table.sh"
+        )
+    if shutil.which("java") is None:
+        raise SinkError(f"the helper {helper} needs java, which is not on PATH")
+    return helper
 
 
 def shell_command(table: str, families: list[str], splits: list[bytes]) -> str:
@@ -194,25 +217,39 @@ def shell_command(table: str, families: list[str], splits: list[bytes]) -> str:
     return f"create '{table}', {fams}, SPLITS => [{keys}]"
 
 
-def _create_presplit(table: str, families: list[str], splits: list[bytes], zk: str | None) -> None:
-    helper = create_table_helper()
-    hint = f"Create the table in the HBase shell, then rerun: {shell_command(table, families, splits)}"
-    if helper is None or not helper.is_file() or shutil.which("java") is None:
-        raise SinkError(
-            f"ingest: table {table!r} must be pre-split into {len(splits) + 1} regions, which the Thrift API "
-            f"cannot do, and the helper (scripts/hbase/create-table.sh, or $IMGPIPE_HBASE_CREATE_TABLE) "
-            f"with java is not available. {hint}"
-        )
-    zk = zk or os.environ.get("IMGPIPE_HBASE_ZK")
+def create_presplit(table: str, families: list[str], splits: list[bytes], zk: str | None) -> None:
+    """Create ``table`` split at ``splits`` with the Java helper; ``zk`` (else ``$IMGPIPE_HBASE_ZK``) is ZooKeeper.
+
+    Raises:
+        SinkError: no helper, or the helper failed; says why, what to pass, and the HBase shell command instead.
+    """
+    need = f"ingest: table {table!r} must be created pre-split into {len(splits) + 1} regions"
+    hint = f"Or create the table in the HBase shell, then rerun: {shell_command(table, families, splits)}"
+    try:
+        helper = create_table_helper()
+    except SinkError as exc:
+        raise SinkError(f"{need}, which the Thrift API cannot do, so ingest runs a helper, but {exc}. {hint}") from exc
+    zk = zk or os.environ.get(ZK_ENV)
     cmd = [str(helper), *(["--zk", zk] if zk else []), table, ",".join(families), *(s.decode() for s in splits)]
     log.info("ingest: creating %s with %d regions: %s", table, len(splits) + 1, " ".join(cmd))
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)  # noqa: S603
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SinkError(f"ingest: {helper} failed: {exc}. {hint}") from exc
+        raise SinkError(f"{need}, but {helper} failed: {exc}. {hint}") from exc
     if done.returncode not in (0, 3):  # 3: created meanwhile by someone else
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
-        raise SinkError(f"ingest: {helper} exited with {done.returncode}:\n{tail}\n{hint}")
+        raise SinkError(f"{need}, but {helper} exited with {done.returncode}:\n{tail}\n{_without_zk(zk)}{hint}")
+
+
+def _without_zk(zk: str | None) -> str:
+    """What the helper did with no ZooKeeper address, in ingest's own terms: it has no --dir option."""
+    if zk:
+        return ""
+    return (
+        f"No ZooKeeper address was given (--zk HOST:PORT, or ${ZK_ENV}), so the helper looked for the HBase of "
+        "scripts/hbase/start.sh in its run folder ($HBASE_RUN_DIR, default target/run beside the helper). ingest has "
+        "no --dir option: pass --zk HOST:PORT, or set HBASE_RUN_DIR to the --dir given to start.sh. "
+    )
 
 
 def _wait_for_regions(conn: Any, table: str, regions: int, timeout_s: float = 60.0) -> None:

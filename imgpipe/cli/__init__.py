@@ -7,8 +7,6 @@ Each subcommand lives in its own module here (``run``, ``models``, ``ingest``, `
 
 from __future__ import annotations
 
-import logging
-import sys
 import traceback
 from typing import Any
 
@@ -17,6 +15,7 @@ import click
 from imgpipe import __version__
 from imgpipe.cli.ingest import ingest
 from imgpipe.cli.models import models
+from imgpipe.cli.options import common_options, is_verbose, setup_logging
 from imgpipe.cli.report import report
 from imgpipe.cli.run import run, validate
 from imgpipe.config import secrets
@@ -38,38 +37,27 @@ class _Group(click.Group):
 
 
 def _report(ctx: click.Context, message: str, code: int) -> None:
-    if ctx.obj and ctx.obj.get("verbose"):
+    if is_verbose(ctx):
         click.echo(secrets.redact(traceback.format_exc()), err=True)
     click.echo(f"Error: {secrets.redact(message)}", err=True)
-    if code == 1 and not (ctx.obj and ctx.obj.get("verbose")):
+    if code == 1 and not is_verbose(ctx):
         click.echo("Run with --verbose to see the full traceback.", err=True)
     ctx.exit(code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="imgpipe")
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and debug logs.")
+@common_options
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
+def cli(ctx: click.Context) -> None:
     """imgpipe: detect objects, crop them and embed them, over millions of images, as one Spark job.
 
     Read (HBase, Parquet, folders) -> decode -> detect -> crop -> embed -> write (Parquet, HBase),
-    all configured by one YAML file. Start with `imgpipe run configs/demo.yaml`.
+    all configured by one YAML file: check it with `imgpipe validate job.yaml`, then `imgpipe run job.yaml`.
+    Every key is described in the README; the source repository's configs/demo.yaml is a complete example.
+    `imgpipe models list` shows the models known by name.
     """
-    ctx.ensure_object(dict)
-    ctx.obj["verbose"] = verbose
-    _setup_logging(verbose)
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("py4j", "pyspark"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    secrets.redact_handlers(logging.getLogger())
+    setup_logging(ctx)
 
 
 for _command in (run, validate, models, ingest, report):

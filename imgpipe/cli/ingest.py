@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from imgpipe.cli.options import common_options
 from imgpipe.errors import ConfigError
 from imgpipe.ingest import ingest as ingest_images
 
@@ -19,6 +20,7 @@ def _host_port(value: str) -> tuple[str, int]:
 
 
 @click.command("ingest")
+@common_options
 @click.argument("source", type=click.Path(exists=True))
 @click.option("--hbase", "hbase", required=True, metavar="HOST:PORT", help="HBase Thrift1 gateway.")
 @click.option("--table", required=True, help="Table to fill; created pre-split when missing.")

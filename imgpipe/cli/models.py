@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from imgpipe.cli.options import common_options
 from imgpipe.errors import ModelError
 from imgpipe.runtime.checks import check_model
 from imgpipe.runtime.fetch import cache_dir, cached_path, fetch, sha256_of, verified
@@ -15,11 +16,13 @@ from imgpipe.runtime.registry import Registry, load_registry, registry_path
 
 
 @click.group("models")
+@common_options
 def models() -> None:
-    """List, download and verify the models named in models/registry.yaml."""
+    """List, download and verify the models of the registry (shipped with imgpipe; $IMGPIPE_REGISTRY for another)."""
 
 
 @models.command("list")
+@common_options
 def list_models() -> None:
     """Show each registry model, its file and whether the cache holds a verified copy."""
     registry = load_registry()
@@ -30,6 +33,7 @@ def list_models() -> None:
 
 
 @models.command("pull")
+@common_options
 @click.argument("names", nargs=-1)
 def pull(names: tuple[str, ...]) -> None:
     """Fetch models (all when no NAMES) and their label files into the cache, verifying sha256."""
@@ -39,14 +43,19 @@ def pull(names: tuple[str, ...]) -> None:
         path = fetch(name, entry)
         labels = entry.spec.labels
         if isinstance(labels, str) and labels in registry.files:
-            fetch(f"{name} labels {labels}", registry.files[labels])
+            fetch(f"{name} labels {labels}", registry.files[labels], model=name)
         click.echo(f"{name}: {path}")
 
 
 @models.command("verify")
+@common_options
 @click.argument("names", nargs=-1)
 def verify(names: tuple[str, ...]) -> None:
-    """Check cached models (all when no NAMES): sha256, and graph inputs/outputs against the spec."""
+    """Check models (all when no NAMES) as run finds them: sha256, and graph inputs/outputs against the spec.
+
+    A model missing from the cache is fetched as run would fetch it (mirror, then URL); with nowhere to fetch it
+    from, the message says what to do. A cached copy with the wrong sha256 is reported, not replaced.
+    """
     registry = load_registry()
     problems = []
     for name in _names(registry, names):
@@ -62,11 +71,13 @@ def verify(names: tuple[str, ...]) -> None:
 def _verify_one(registry: Registry, name: str) -> None:
     entry = registry.models[name]
     path = cached_path(entry)
-    if not path.is_file():
-        raise ModelError(
-            f"model {name!r}: expected {path} in the cache, but it is missing; run `imgpipe models pull {name}`"
-        )
-    verified(name, path, entry.sha256)
+    if path.is_file():
+        try:
+            verified(name, path, entry.sha256)
+        except ModelError as exc:
+            raise ModelError(f"{exc}; `imgpipe models pull {name}` fetches it again") from exc
+    else:
+        path = fetch(name, entry)
     check_model(ResolvedModel(name, str(path), entry.sha256, entry.spec, file=entry.file, url=entry.url), registry)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from imgpipe.cli.options import common_options
 from imgpipe.config import load_config
 
 REPORT_EXAMPLES = """
@@ -16,6 +17,7 @@ Examples:
 
 
 @click.command("report", epilog=REPORT_EXAMPLES)
+@common_options
 @click.argument("output")
 @click.option("--out", "target", default="report.html", show_default=True, type=click.Path(dir_okay=False),
               help="The HTML file to write; an earlier report there is replaced, any other file is not.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 import yaml
 
+from imgpipe.cli.options import common_options
 from imgpipe.config import LoadedConfig, load_config
 from imgpipe.errors import ErrorRateExceeded
 from imgpipe.pipeline import Pipeline
@@ -16,8 +17,8 @@ from imgpipe.preflight import build_pipeline, check_paths
 RUN_EXAMPLES = """
 \b
 Examples:
-  imgpipe run configs/demo.yaml
-  imgpipe run configs/demo.yaml --set source.type=files --set source.path=/data/photos
+  imgpipe run job.yaml
+  imgpipe run job.yaml --set source.type=files --set source.path=/data/photos
   imgpipe run nightly.yaml --set spark.master=spark://10.0.0.5:7077 --set run.max_error_rate=0.05
   imgpipe run nightly.yaml --resume        # finish an interrupted run; done chunks are skipped
   imgpipe run nightly.yaml --dry-run       # validate, resolve models, print the plan; no Spark
@@ -33,6 +34,7 @@ set_option = click.option(
 
 
 @click.command(epilog=RUN_EXAMPLES)
+@common_options
 @click.argument("config", type=click.Path(dir_okay=False))
 @set_option
 @click.option("--dry-run", is_flag=True, help="Validate, resolve models and print the plan; start no Spark.")
@@ -56,7 +58,8 @@ def run(config: str, overrides: tuple[str, ...], dry_run: bool, resume: bool) ->
         )
 
 
-@click.command(epilog="\b\nExample:\n  imgpipe validate configs/demo.yaml --set detect.score_threshold=0.5")
+@click.command(epilog="\b\nExample:\n  imgpipe validate job.yaml --set detect.score_threshold=0.5")
+@common_options
 @click.argument("config", type=click.Path(dir_okay=False))
 @set_option
 def validate(config: str, overrides: tuple[str, ...]) -> None:

@@ -1,6 +1,6 @@
 """Config sections for the model stages: detect, crop, embed, and the model specs they name.
 
-A model is named either by registry name (``yolox-nano``, see ``models/registry.yaml``) or by a path to an
+A model is named either by registry name (``yolox-nano``, see ``imgpipe/runtime/registry.yaml``) or by a path to an
 ``.onnx`` file together with an inline ``spec`` saying how to feed it and read its outputs.
 """
 

@@ -21,6 +21,11 @@ Loc = tuple[str | int, ...]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
+#: Tags the safe loader constructs, plus the merge key (``<<``, resolved before construction). Any other tag
+#: names a Python object or an application type: a config must never be able to do that.
+_SAFE_TAGS = {tag for tag in yaml.SafeLoader.yaml_constructors if tag is not None} | {"tag:yaml.org,2002:merge"}
+_STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
+
 
 @dataclass
 class RawConfig:
@@ -67,12 +72,17 @@ def parse_raw(text: str, source: str, overrides: list[str] | tuple[str, ...] = (
         raise ConfigError(f"{source}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
     if node is None:
         raise ConfigError(f"{source}: the file is empty; expected a mapping with source/sink sections")
+    unsafe = _unsafe_tags(node, source)
+    if unsafe:
+        raise ConfigError(f"{source} is invalid ({_count(unsafe)}):", unsafe)
     lines: dict[Loc, int] = {}
     _record_lines(node, (), lines)
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:  # pragma: no cover - compose already parsed it
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    except yaml.MarkedYAMLError as exc:  # e.g. an unhashable mapping key: compose accepts it, construction not
+        mark = exc.problem_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{source}{line}: not valid YAML: {exc.problem or exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: expected a mapping at the top level, but got {type(data).__name__}")
     raw = RawConfig(data=data, source=source, lines=lines)
@@ -86,6 +96,34 @@ def parse_raw(text: str, source: str, overrides: list[str] | tuple[str, ...] = (
     return raw
 
 
+def _unsafe_tags(root: yaml.Node, source: str) -> list[str]:
+    """One problem per node whose tag the safe loader would refuse, top to bottom, each with its line."""
+    found: list[tuple[int, str]] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:  # an alias repeats a node (or makes a cycle)
+            continue
+        seen.add(id(node))
+        if node.tag not in _SAFE_TAGS:
+            found.append((node.start_mark.line + 1, _short_tag(node.tag)))
+        if isinstance(node, yaml.MappingNode):
+            stack += [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return [
+        f"{source}:{line}: the YAML tag {tag!r} is not allowed: configs are read as safe YAML only (mappings, "
+        "lists, strings, numbers, booleans, null), so a config can never name a Python object; remove the tag"
+        for line, tag in sorted(found)
+    ]
+
+
+def _short_tag(tag: str) -> str:
+    """``!!python/name:x`` as written, rather than the resolved ``tag:yaml.org,2002:python/name:x``."""
+    return "!!" + tag.removeprefix(_STANDARD_TAG_PREFIX) if tag.startswith(_STANDARD_TAG_PREFIX) else tag
+
+
 def _count(problems: list[str]) -> str:
     return "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
 
@@ -94,6 +132,8 @@ def _record_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # a list or mapping as a key: safe_load refuses it below, with its line
             key = key_node.value
             lines[loc + (key,)] = key_node.start_mark.line + 1
             _record_lines(value_node, loc + (key,), lines)
@@ -160,6 +200,9 @@ def _apply_override(raw: RawConfig, item: str, problems: list[str]) -> None:
             return
         node = child
     last = parts[-1]
+    # ${VAR} inside an override is replaced (and redacted) as it is in the file; a problem points at --set.
+    raw.overridden.add(tuple(parts))
+    value = _interpolate(value, tuple(parts), raw, problems)
     if last == "type" and node.get("type") != value:
         # A new type starts the section afresh: options of the old type would not fit the new one.
         node.clear()
@@ -167,4 +210,3 @@ def _apply_override(raw: RawConfig, item: str, problems: list[str]) -> None:
         raw.lines = {k: v for k, v in raw.lines.items() if k[: len(section)] != section}
         raw.overridden.add(section)
     node[last] = value
-    raw.overridden.add(tuple(parts))

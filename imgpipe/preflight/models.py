@@ -17,7 +17,7 @@ def build_pipeline(loaded: LoadedConfig, run_id: str | None = None) -> Pipeline:
     """
     job = loaded.job
     # Models given by path may live next to the config file (and below it), as well as in the other allowed folders.
-    models = resolve_models(job, config_path=loaded.raw.source)
+    models = resolve_models(job, config_path=loaded.raw.source, where=loaded.where)
     detector = Detector.from_config(job.detect, models.detect) if job.detect and models.detect else None
     embedder = Embedder.from_config(job.embed, models.embed) if job.embed and models.embed else None
     whole = job.crop is not None and job.crop.whole_image

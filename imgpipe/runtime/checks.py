@@ -102,7 +102,7 @@ def load_labels(model: str, spec: ModelSpec, registry: Registry) -> tuple[str, .
     if isinstance(labels, list):
         return tuple(labels)
     if labels in registry.files:
-        path = fetch(f"{model} labels {labels}", registry.files[labels])
+        path = fetch(f"{model} labels {labels}", registry.files[labels], model=model)
     else:
         path = Path(labels).expanduser()
         if not path.is_file():

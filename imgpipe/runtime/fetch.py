@@ -1,6 +1,7 @@
 """Model files on disk: the cache, the mirror, downloads, and the one sha256 check every path goes through.
 
-A file is looked for in the cache (``~/.cache/imgpipe/models``, ``$IMGPIPE_MODEL_CACHE``), then copied from the
+A label file the package ships (``imgpipe/runtime/labels``) is used where it is. Any other file is looked for
+in the cache (``~/.cache/imgpipe/models``, ``$IMGPIPE_MODEL_CACHE``), then copied from the
 mirror (``$IMGPIPE_MODEL_MIRROR``, a folder or URL holding files under their upstream names), then downloaded
 from its pinned URL; whatever the source, it is verified before it lands in the cache.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from imgpipe.errors import ModelError
-from imgpipe.runtime.registry import RegistryFile
+from imgpipe.runtime.registry import PACKAGED_LABELS, RegistryFile
 
 log = logging.getLogger("imgpipe.runtime")
 
@@ -58,19 +59,34 @@ def verified(name: str, path: Path, sha256: str) -> Path:
     return path
 
 
-def fetch(name: str, entry: RegistryFile, local: str | None = None) -> Path:
-    """The verified file for ``entry``: a local path, else the cache, else mirror or URL into the cache."""
+def fetch(name: str, entry: RegistryFile, local: str | None = None, *, model: str | None = None) -> Path:
+    """The verified file for ``entry``: a local path, else the package's copy, else the cache, else mirror or URL
+    into the cache.
+
+    ``name`` is what messages call the file; ``model`` the registry model it belongs to (default ``name``), which
+    a failure's hint tells the user to pull.
+    """
     if local is not None:
         return verified(name, Path(local).expanduser(), entry.sha256)
+    if (PACKAGED_LABELS / entry.file).is_file():
+        return verified(name, PACKAGED_LABELS / entry.file, entry.sha256)
     target = cached_path(entry)
     if target.exists():
         if sha256_of(target) == entry.sha256:
             return target
         log.warning("cached %s has the wrong sha256; fetching it again", target)
-    for source in _sources(entry):
-        if _copy(name, source, target, entry.sha256):
-            return target
-    raise ModelError(_not_found(name, entry))
+    try:
+        for source in _sources(entry):
+            if _copy(name, source, target, entry.sha256):
+                return target
+    except _Unreachable as exc:
+        raise ModelError(f"{exc}. {_ways_out(name, entry, model or name)}") from exc.__cause__
+    raise ModelError(f"{_not_found(name, entry)}. {_ways_out(name, entry, model or name)}")
+
+
+class _Unreachable(Exception):
+    """A mirror or URL that exists but could not be read (no network, DNS, refused, HTTP error): reported with the
+    ways out, where a source that merely lacks the file (a 404, a folder without it) lets the next one be tried."""
 
 
 def _sources(entry: RegistryFile) -> list[str]:
@@ -111,9 +127,11 @@ def _stream(name: str, source: str, out: BinaryIO) -> bool:
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return False
-        raise ModelError(f"model {name!r}: download from {source} failed: HTTP {exc.code}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise ModelError(f"model {name!r}: download from {source} failed: {exc}") from exc
+        raise _Unreachable(f"model {name!r}: cannot download {source}: HTTP {exc.code} {exc.reason}") from exc
+    except urllib.error.URLError as exc:
+        raise _Unreachable(f"model {name!r}: cannot download {source}: {exc.reason}") from exc
+    except OSError as exc:
+        raise _Unreachable(f"model {name!r}: cannot download {source}: {exc}") from exc
 
 
 def _not_found(name: str, entry: RegistryFile) -> str:
@@ -122,3 +140,22 @@ def _not_found(name: str, entry: RegistryFile) -> str:
     where.append(f"not in the mirror {mirror}" if mirror else f"no mirror (${MIRROR_ENV} is unset)")
     where.append("no download URL" if entry.url is None else f"not at {entry.url}")
     return f"model {name!r}: {entry.file} not found: " + ", ".join(where)
+
+
+def _ways_out(name: str, entry: RegistryFile, model: str) -> str:
+    """The three ways to get a file this machine cannot fetch, each naming what to set or run."""
+    mirror = os.environ.get(MIRROR_ENV)
+    from_mirror = (
+        f"put {entry.file} in the mirror {mirror}, or point ${MIRROR_ENV} at a folder or URL holding it"
+        if mirror
+        else f"set {MIRROR_ENV} to a folder or URL holding {entry.file}"
+    )
+    local = (
+        f"`path: /local/{entry.file}` in the detect: or embed: section that names {model!r}"
+        if name == model
+        else f"`labels: /local/{entry.file}` in the spec of {model!r}"
+    )
+    return (
+        f"Either {from_mirror}; or run `imgpipe models pull {model}` on a machine with access and copy its cache "
+        f"(~/.cache/imgpipe/models) to {cache_dir()}; or give a local path in the config: {local}"
+    )

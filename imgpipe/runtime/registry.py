@@ -1,11 +1,13 @@
 """The model registry: names -> pinned file, download URL, sha256 and spec (``registry.yaml``).
 
-The file ships inside the package; ``$IMGPIPE_REGISTRY`` points at another one.
+The file ships inside the package, with the label files it names (``labels/``); ``$IMGPIPE_REGISTRY`` points
+at another registry.
 """
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -16,7 +18,16 @@ from imgpipe.config.inference import ModelSpec
 from imgpipe.errors import ModelError
 
 REGISTRY_ENV = "IMGPIPE_REGISTRY"
-DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "models" / "registry.yaml"
+
+
+def packaged(name: str) -> Path:
+    """A data file shipped in ``imgpipe.runtime``; wheels install unzipped, so it is a real file on disk."""
+    return Path(str(resources.files("imgpipe.runtime").joinpath(name)))
+
+
+DEFAULT_REGISTRY = packaged("registry.yaml")
+#: Label files the registry's ``files:`` name, shipped so that no mirror or download is needed for them.
+PACKAGED_LABELS = packaged("labels")
 
 
 class RegistryFile(Section):

@@ -9,6 +9,7 @@ can read.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from imgpipe.config.inference import DetectConfig, EmbedConfig
@@ -22,14 +23,22 @@ from imgpipe.runtime.registry import Registry, load_registry
 #: Extra folders (os.pathsep-separated) models may be loaded from by path; set by the operator, not the config.
 MODEL_DIRS_ENV = "IMGPIPE_MODEL_DIRS"
 
+_SYSTEM = ("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr", "/var")
+#: A job started from one of these must not be able to load any file below it: the working directory is then
+#: not an allowed folder. Resolved too, since /bin or /lib are often links into /usr.
+SYSTEM_FOLDERS = frozenset(Path(p) for p in _SYSTEM) | frozenset(Path(os.path.realpath(p)) for p in _SYSTEM)
+#: ...nor from anywhere below these.
+SYSTEM_TREES = tuple(Path(p) for p in ("/proc", "/sys", "/dev", "/etc"))
+
 
 def allowed_model_roots(config_path: str | Path | None = None) -> list[Path]:
     """Folders a model given by path may be loaded from, symlinks resolved.
 
     The model cache, the mirror (when it is a folder), the folder holding the config file, the working
-    directory, and every folder in ``$IMGPIPE_MODEL_DIRS``. Each includes everything below it.
+    directory unless it is a system folder (``/``, ``/etc``, ``/usr``, ...), and every folder in
+    ``$IMGPIPE_MODEL_DIRS``. Each includes everything below it.
     """
-    roots = [cache_dir(), Path.cwd()]
+    roots = [cache_dir(), *_working_directory()]
     mirror = os.environ.get(MIRROR_ENV, "")
     if mirror.startswith("file://"):
         mirror = mirror[len("file://") :]
@@ -45,12 +54,21 @@ def allowed_model_roots(config_path: str | Path | None = None) -> list[Path]:
     return list(unique.values())
 
 
+def _working_directory() -> list[Path]:
+    cwd = Path(os.path.realpath(Path.cwd()))
+    if cwd in SYSTEM_FOLDERS or any(cwd.is_relative_to(tree) for tree in SYSTEM_TREES):
+        return []
+    return [cwd]
+
+
 def check_model_path(name: str, path: Path, roots: list[Path]) -> None:
     """Raise ``ModelError`` unless ``path``, with ``..`` and symlinks resolved, lies inside one of ``roots``."""
     real = Path(os.path.realpath(path))
     if any(real.is_relative_to(root) for root in roots):
         return
     shown = ", ".join(str(r) for r in roots)
+    if not _working_directory():
+        shown += f" (not the working directory {Path.cwd()}: a system folder)"
     raise ModelError(
         f"model {name!r}: expected the model file inside an allowed folder, but {path} "
         + (f"(resolving to {real}) " if str(real) != str(path) else "")
@@ -60,17 +78,30 @@ def check_model_path(name: str, path: Path, roots: list[Path]) -> None:
 
 
 def resolve_models(
-    job: JobConfig, registry: Registry | None = None, *, config_path: str | Path | None = None
+    job: JobConfig,
+    registry: Registry | None = None,
+    *,
+    config_path: str | Path | None = None,
+    where: Callable[[tuple[str, ...]], str] | None = None,
 ) -> ResolvedModels:
     """Find, verify and check every model the job names. Raises ``ModelError`` naming the model.
 
     ``config_path`` is the config file the job came from: models given by path may live in its folder.
+    ``where`` renders a YAML location (``LoadedConfig.where``: ``job.yaml:9`` or ``--set``); when given, each
+    error starts with the location of the ``model:`` key it concerns.
     """
     reg = registry or load_registry()
     roots = allowed_model_roots(config_path)
-    detect = resolve_model(job.detect, reg, kind="detect", roots=roots) if job.detect else None
-    embed = resolve_model(job.embed, reg, kind="embed", roots=roots) if job.embed else None
-    return ResolvedModels(detect=detect, embed=embed)
+    models: dict[str, ResolvedModel | None] = {}
+    for kind, cfg in (("detect", job.detect), ("embed", job.embed)):
+        try:
+            models[kind] = resolve_model(cfg, reg, kind=kind, roots=roots) if cfg else None
+        except ModelError as exc:
+            if where is None:
+                raise
+            key = f"{kind}.model: "
+            raise ModelError(f"{where((kind, 'model'))}: {key}{str(exc).removeprefix(key)}") from exc
+    return ResolvedModels(detect=models["detect"], embed=models["embed"])
 
 
 def resolve_model(

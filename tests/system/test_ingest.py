@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from imgpipe.cli import cli
 from imgpipe.cli.ingest import ingest as ingest_command
 from imgpipe.config.hbase import HBaseSourceConfig
 from imgpipe.ingest import ingest, row_key
@@ -55,3 +56,20 @@ def test_ingest_parquet_through_the_cli(hbase: HBaseService, tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert "3 images" in result.output and "2 regions, created" in result.output
     assert read_back(hbase, table)[1] == {row_key("a"): b"1", row_key("b"): b"22", row_key("c"): b"333"}
+
+
+def test_without_zk_the_helper_failure_says_what_ingest_accepts(
+    hbase: HBaseService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IMGPIPE_HBASE_ZK", raising=False)
+    monkeypatch.delenv("IMGPIPE_HBASE_CREATE_TABLE", raising=False)
+    monkeypatch.setenv("HBASE_RUN_DIR", str(tmp_path / "no-hbase-here"))  # the real helper finds no instance
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.jpg").write_bytes(b"bytes")
+    table = f"ingest_{uuid.uuid4().hex[:8]}"
+    args = ["ingest", str(tmp_path / "photos"), "--hbase", f"{hbase.host}:{hbase.port}", "--table", table,
+            "--column", "f:img", "--regions", "2"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert "ingest has no --dir option: pass --zk HOST:PORT, or set HBASE_RUN_DIR" in result.output
+    assert f"create '{table}', {{NAME => 'f', VERSIONS => 1}}, SPLITS => ['8000']" in result.output

@@ -113,9 +113,10 @@ def test_wrong_model_checksum_fails_before_spark(runner: CliRunner, tmp_path: Pa
         f"detect: {{model: yolox-nano, path: {fake}}}\n"
         f"sink: {{type: parquet, path: {tmp_path / 'o'}}}\n"
     )
-    result = runner.invoke(cli, ["validate", write(tmp_path, text)])
+    config = write(tmp_path, text)
+    result = runner.invoke(cli, ["validate", config])
     assert result.exit_code == 2
-    assert "yolox-nano" in result.output and "sha256" in result.output
+    assert "yolox-nano" in result.output and f"{config}:2: detect.model:" in result.output and "sha256" in result.output
 
 
 def test_unknown_model_name_suggests(runner: CliRunner, tmp_path: Path) -> None:
@@ -124,6 +125,7 @@ def test_unknown_model_name_suggests(runner: CliRunner, tmp_path: Path) -> None:
         "detect: {model: yolox-nan}\n"
         f"sink: {{type: parquet, path: {tmp_path / 'o'}}}\n"
     )
-    result = runner.invoke(cli, ["validate", write(tmp_path, text)])
+    config = write(tmp_path, text)
+    result = runner.invoke(cli, ["validate", config])
     assert result.exit_code == 2
-    assert "yolox-nano" in result.output
+    assert "yolox-nano" in result.output and f"{config}:2: detect.model:" in result.output

@@ -182,3 +182,24 @@ def test_build_pipeline_allows_models_next_to_the_config(tree: Tree) -> None:
     )
     pipeline = build_pipeline(load_config(config_dir / "nightly.yaml"), run_id="r")
     assert pipeline.detector is not None and re.search("det", pipeline.detector.name)
+
+
+# --- the working directory counts only when it is no system folder ---------------------------------------------
+
+
+@pytest.mark.parametrize("cwd", ["/", "/etc", "/usr", "/var", "/dev", "/proc/self", "/sys/kernel"])
+def test_a_system_folder_as_the_working_directory_allows_nothing(
+    tree: Tree, monkeypatch: pytest.MonkeyPatch, cwd: str
+) -> None:
+    if not os.path.isdir(cwd):
+        pytest.skip(f"{cwd} does not exist here")
+    monkeypatch.chdir(cwd)
+    assert Path(os.path.realpath(cwd)) not in allowed_model_roots()
+    assert "is outside all of them" in refused(Path(cwd) / "det.onnx")
+    assert f"(not the working directory {Path.cwd()}: a system folder)" in refused(Path(cwd) / "det.onnx")
+    assert "is outside all of them" in refused(tree.model)
+
+
+def test_a_working_directory_below_usr_still_counts(tree: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir("/usr/share")
+    assert Path(os.path.realpath("/usr/share")) in allowed_model_roots()

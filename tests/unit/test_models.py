@@ -180,7 +180,7 @@ def test_executor_without_the_driver_path_fetches_its_own_copy(env: Env, tmp_pat
 def test_the_shipped_registry_pins_the_real_models(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(REGISTRY_ENV, raising=False)
     registry = load_registry()
-    assert DEFAULT_REGISTRY == Path(__file__).resolve().parents[2] / "models" / "registry.yaml"
+    assert DEFAULT_REGISTRY == Path(__file__).resolve().parents[2] / "imgpipe" / "runtime" / "registry.yaml"
     yolox, mobilenet = registry.models["yolox-nano"], registry.models["mobilenetv2-int8"]
     assert yolox.sha256.startswith("695e750a") and "/0f785c070ce8da070aeaeef46c0da7904ff7012e/" in str(yolox.url)
     assert mobilenet.sha256.startswith("cc028fe6")
@@ -190,8 +190,9 @@ def test_the_shipped_registry_pins_the_real_models(monkeypatch: pytest.MonkeyPat
 
 
 def test_no_model_file_is_committed() -> None:
-    models_dir = Path(__file__).resolve().parents[2] / "models"
-    assert not list(models_dir.rglob("*.onnx"))
+    repo = Path(__file__).resolve().parents[2]
+    for folder in (repo / "models", repo / "imgpipe"):
+        assert not list(folder.rglob("*.onnx")), folder
 
 
 # --- CLI ----------------------------------------------------------------------------------------------
@@ -216,9 +217,20 @@ def test_cli_verify_reports_a_bad_cache_copy(env: Env) -> None:
     assert isinstance(result.exception, ModelError) and "'tiny-det': expected sha256" in str(result.exception)
 
 
-def test_cli_verify_missing_and_unknown(env: Env) -> None:
+def test_cli_verify_resolves_through_the_mirror_as_run_does(env: Env) -> None:
+    result = CliRunner().invoke(models_cli, ["verify", "tiny-det"])
+    assert result.exit_code == 0 and "tiny-det: ok" in result.output
+    assert (env.cache / "tiny_det.onnx").is_file()
+
+
+def test_cli_verify_with_nothing_to_resolve_from_says_what_to_run(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MIRROR_ENV)
     result = CliRunner().invoke(models_cli, ["verify"])
     assert isinstance(result.exception, ModelError) and "imgpipe models pull tiny-det" in str(result.exception)
+    assert "tiny_det.onnx not found" in str(result.exception)
+
+
+def test_cli_pull_unknown(env: Env) -> None:
     result = CliRunner().invoke(models_cli, ["pull", "nope"])
     assert isinstance(result.exception, ModelError) and "nope" in str(result.exception)
 
