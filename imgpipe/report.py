@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from imgpipe.batch import STATUS_OK
+
 RUNNING, SUCCEEDED, TOO_MANY_ERRORS, FAILED = "running", "succeeded", "too_many_errors", "failed"
 
 
@@ -24,14 +26,12 @@ class RunReport:
     #: Why the run failed (status ``failed``).
     error: str | None = None
     read_tasks: int = 0
-    #: Every image of the run: processed now plus committed by an earlier, interrupted attempt.
-    images_read: int = 0
-    images_ok: int = 0
-    images_failed: int = 0
+    #: Every image of the run (processed now, or committed by an earlier, interrupted attempt) by outcome:
+    #: ``ok`` and ``error:<reason>``, as the tasks counted them (``imgpipe.job.tally``).
+    outcomes: dict[str, int] = field(default_factory=dict)
     #: Images this invocation read and committed; ``--resume`` leaves out the chunks already done.
     images_processed: int = 0
     images_already_committed: int = 0
-    errors_by_reason: dict[str, int] = field(default_factory=dict)
     duplicate_keys: int = 0
     #: Inputs the source left out by configuration (files whose extension is not in ``source.extensions``).
     files_skipped: int = 0
@@ -45,6 +45,22 @@ class RunReport:
     outputs: dict[str, str] = field(default_factory=dict)
     started_at: str = ""
     finished_at: str = ""
+
+    @property
+    def images_ok(self) -> int:
+        return self.outcomes.get(STATUS_OK, 0)
+
+    @property
+    def errors_by_reason(self) -> dict[str, int]:
+        return {key.split(":", 1)[1]: n for key, n in sorted(self.outcomes.items()) if key.startswith("error:")}
+
+    @property
+    def images_failed(self) -> int:
+        return sum(self.errors_by_reason.values())
+
+    @property
+    def images_read(self) -> int:
+        return self.images_ok + self.images_failed
 
     @property
     def error_rate(self) -> float:
@@ -65,6 +81,8 @@ class RunReport:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data.update(images_read=self.images_read, images_ok=self.images_ok, images_failed=self.images_failed)
+        data["errors_by_reason"] = self.errors_by_reason
         data["error_rate"] = round(self.error_rate, 6)
         data["images_per_second"] = round(self.images_per_second, 3)
         return data

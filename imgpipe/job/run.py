@@ -18,7 +18,6 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from imgpipe import batch as B
 from imgpipe.config import LoadedConfig
 from imgpipe.errors import ImgpipeError
 from imgpipe.job import ledger, manifest, tally
@@ -151,10 +150,7 @@ def _finish(spark: SparkSession, sink: Sink, report: RunReport, plan: manifest.M
     counts: tally.Counts = {}
     for chunk_counts in plan.counts.values():
         tally.add(counts, chunk_counts)
-    report.images_ok = int(counts.get(B.STATUS_OK, 0))
-    report.errors_by_reason = {k.split(":", 1)[1]: int(n) for k, n in counts.items() if k.startswith("error:")}
-    report.images_failed = sum(report.errors_by_reason.values())
-    report.images_read = report.images_ok + report.images_failed
+    report.outcomes = {key: int(n) for key, n in counts.items()}
     report.files_skipped = plan.skipped
     rows = sink.ledger(spark, report.run_id)
     duplicates = None

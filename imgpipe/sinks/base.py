@@ -45,10 +45,12 @@ class Sink(Protocol):
 
 
 class ReportFiles:
-    """summary.json and errors/ under the report directory, shared by every sink."""
+    """summary.json and errors/ under the report directory, shared by every sink, and the folders it claims."""
 
-    def __init__(self, report_dir: str) -> None:
+    def __init__(self, report_dir: str, *data_dirs: str) -> None:
         self.report_dir = report_dir.rstrip("/")
+        #: Every folder the sink writes into: its data folders and the report directory.
+        self.roots = list(dict.fromkeys(r.rstrip("/") for r in (*data_dirs, report_dir)))
 
     @property
     def summary_path(self) -> str:
@@ -62,13 +64,12 @@ class ReportFiles:
     def errors_mode(self) -> str:
         return "overwrite"
 
-    def claim_roots(self, spark: SparkSession, roots: list[str]) -> None:
+    def claim(self, spark: SparkSession) -> None:
         """Refuse unless each root is new, holds none of imgpipe's names, or is imgpipe's; then mark each one."""
-        unique = list(dict.fromkeys(r.rstrip("/") for r in roots))
-        problems = [p for root in unique for p in outputs.foreign(root, lambda path: fs.list_dir(spark, path))]
+        problems = [p for root in self.roots for p in outputs.foreign(root, lambda path: fs.list_dir(spark, path))]
         if problems:
             raise config_error("the output", problems)
         marker = json.dumps({"written_by": "imgpipe", "version": __version__})
-        for root in unique:
+        for root in self.roots:
             if not outputs.owned(root, lambda path: fs.list_dir(spark, path)):
                 fs.write_text(spark, outputs.join(root, outputs.MARKER), marker)

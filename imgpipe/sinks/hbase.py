@@ -32,9 +32,6 @@ class HBaseSink(ReportFiles):
     def describe(self) -> str:
         return f"hbase {self.cfg.host}:{self.cfg.port}/{self.cfg.table} family {self.cfg.family}"
 
-    def claim(self, spark: SparkSession) -> None:
-        self.claim_roots(spark, [self.report_dir])
-
     def prepare(self, spark: SparkSession) -> None:
         cells.prepare(self.cfg)
         fs.delete(spark, self.status_path)

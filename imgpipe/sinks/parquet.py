@@ -27,15 +27,12 @@ OBJECT = "object"
 
 class ParquetSink(ReportFiles):
     def __init__(self, cfg: ParquetSinkConfig, job: JobConfig) -> None:
-        super().__init__(job.report_dir)
+        super().__init__(job.report_dir, cfg.path)
         self.cfg = cfg
         self.results = outputs.join(cfg.path, outputs.RESULTS)
 
     def describe(self) -> str:
         return f"parquet {self.cfg.path}"
-
-    def claim(self, spark: SparkSession) -> None:
-        self.claim_roots(spark, [self.cfg.path, self.report_dir])
 
     def prepare(self, spark: SparkSession) -> None:
         """``overwrite`` replaces imgpipe's earlier results and errors (``claim`` has checked they are imgpipe's)."""
