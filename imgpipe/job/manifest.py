@@ -44,6 +44,10 @@ class Manifest:
     counts: dict[str, dict[str, float]] = field(default_factory=dict)
     #: Inputs the source left out by configuration (files with other extensions).
     skipped: int = 0
+    #: Spark SQL type of the source's keys, for datasets built on the driver (the errors).
+    key_type: str = "string"
+    #: Images the plan holds, where the source could tell (for progress).
+    images: int | None = None
 
     def chunk_name(self, index: int) -> str:
         return f"chunk={self.run_id}-{index:05d}"
@@ -55,7 +59,7 @@ class Manifest:
     def to_json(self) -> str:
         return json.dumps(
             {"run_id": self.run_id, "settings": self.settings, "chunks": self.chunks, "done": self.done,
-             "counts": self.counts, "skipped": self.skipped}
+             "counts": self.counts, "skipped": self.skipped, "key_type": self.key_type, "images": self.images}
         )  # fmt: skip
 
     @classmethod
@@ -63,7 +67,8 @@ class Manifest:
         data = json.loads(text)
         return cls(
             data["run_id"], dict(data.get("settings", {})), data["chunks"], list(data.get("done", [])),
-            dict(data.get("counts", {})), int(data.get("skipped", 0)),
+            dict(data.get("counts", {})), int(data.get("skipped", 0)), str(data.get("key_type", "string")),
+            data.get("images"),
         )  # fmt: skip
 
 

@@ -19,6 +19,10 @@ class Planned(NamedTuple):
     units: list[Any]
     #: Inputs the source saw but leaves out by configuration (files whose extension is not in ``extensions``).
     skipped: int = 0
+    #: Spark SQL type of the keys (``string`` for paths, ``binary`` for HBase row keys, a Parquet column's type).
+    key_type: str = "string"
+    #: How many images the units hold, where planning can tell without reading them (for progress).
+    images: int | None = None
 
 
 class Source(Protocol):

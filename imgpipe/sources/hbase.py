@@ -38,7 +38,7 @@ class HBaseSource:
         return f"hbase {self.cfg.host}:{self.cfg.port}/{self.cfg.table} {self.cfg.column}"
 
     def plan(self, spark: SparkSession) -> Planned:
-        return Planned([split.to_unit() for split in plan_splits(self.cfg)])
+        return Planned([split.to_unit() for split in plan_splits(self.cfg)], key_type="binary")
 
     def results(self, spark: SparkSession, units: list[Any], run: BatchFn) -> tuple[DataFrame, int]:
         cfg, rows = self.cfg, self.batch_rows

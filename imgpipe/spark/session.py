@@ -8,14 +8,21 @@ import sys
 from pyspark.sql import SparkSession
 
 from imgpipe.config.sections import SparkConfig
+from imgpipe.spark.quiet import jvm_stderr_filtered, log4j_config
+
+#: JVM options for a local run's one JVM (driver and executor): the C1 compiler alone and a serial GC cost
+#: about half the JVM's CPU seconds of a short batch run (measured: docs/benchmarks.md), CPU its Python
+#: workers need; a long run on a cluster keeps the JVM's defaults in its executors.
+LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+DRIVER_OPTIONS = "spark.driver.extraJavaOptions"
 
 
 def is_local(master: str) -> bool:
     return master == "local" or master.startswith("local[")
 
 
-def spark_conf(cfg: SparkConfig) -> dict[str, str]:
-    """Our defaults first, then every ``spark.*`` key from the YAML, which wins."""
+def spark_conf(cfg: SparkConfig, *, verbose: bool = False) -> dict[str, str]:
+    """Our defaults first, then every ``spark.*`` key from the YAML, which wins (JVM options are joined)."""
     conf: dict[str, str] = {
         # Images are large: Spark's default of 10000 rows per Arrow batch would hold gigabytes per task.
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(cfg.max_records_per_batch),
@@ -32,7 +39,13 @@ def spark_conf(cfg: SparkConfig) -> dict[str, str]:
         conf["spark.driver.bindAddress"] = "127.0.0.1"
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.ui.enabled"] = "false"
-    conf.update({k: _conf_value(v) for k, v in cfg.conf.items()})
+    driver = [] if verbose else [f"-Dlog4j2.configurationFile={log4j_config()}"]
+    driver += [LOCAL_JVM_OPTIONS] if is_local(cfg.master) else []
+    user = {k: _conf_value(v) for k, v in cfg.conf.items()}
+    if driver:
+        # The user's options come last: the JVM takes the last of two settings of one flag.
+        conf[DRIVER_OPTIONS] = " ".join([*driver, user.pop(DRIVER_OPTIONS, "")]).strip()
+    conf.update(user)
     return conf
 
 
@@ -40,8 +53,9 @@ def _conf_value(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def build_session(cfg: SparkConfig) -> SparkSession:
-    conf = spark_conf(cfg)
+def build_session(cfg: SparkConfig, *, verbose: bool = False) -> SparkSession:
+    """The session for a run; its JVM's start-up lines are kept from the terminal unless ``verbose``."""
+    conf = spark_conf(cfg, verbose=verbose)
     os.environ.setdefault("PYSPARK_PYTHON", conf.get("spark.pyspark.python", sys.executable))
     if is_local(cfg.master):
         # Without it Spark resolves the hostname and may bind to an interface other than loopback.
@@ -49,8 +63,12 @@ def build_session(cfg: SparkConfig) -> SparkSession:
     builder = SparkSession.builder.master(cfg.master).appName(cfg.app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("WARN")
+    if verbose:
+        session = builder.getOrCreate()
+    else:
+        with jvm_stderr_filtered():
+            session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("INFO" if verbose else "WARN")
     return session
 
 

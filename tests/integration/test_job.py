@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 import shutil
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,21 @@ def test_duplicate_keys_are_processed_and_listed(spark: SparkSession, tmp_path: 
     errors = read_rows(out / "errors")
     assert [(e[B.KEY], e[B.ERROR_STAGE], e[B.ERROR_REASON]) for e in errors] == [("a", "source", "duplicate_key")]
     assert json.loads((out / "summary.json").read_text())["duplicate_keys"] == 1
+
+
+def test_summary_has_stage_times_that_add_up_and_counts_that_match_the_results(files_run: tuple[Any, Path]) -> None:
+    """Collected by the tasks while they ran, no second pass (issue 11)."""
+    _, out = files_run
+    summary = json.loads((out / "summary.json").read_text())
+    stages = summary["stages"]
+    assert set(stages) == {"read", "decode", "detect", "crop", "embed", "write", "other"}
+    named = sum(v["seconds"] for stage, v in stages.items() if stage != "other")
+    assert abs(named - summary["task_seconds"]) <= 0.10 * summary["task_seconds"]
+    assert stages["detect"]["seconds"] > 0 and stages["embed"]["seconds"] > 0
+    rows = read_rows(out / "results")
+    labels = Counter(o["label_name"] for r in rows for o in r[B.OBJECTS] or [])
+    assert summary["objects_by_label"] == dict(labels)
+    longest = Counter(max(r[B.WIDTH], r[B.HEIGHT]) >= 512 for r in rows)
+    small = sum(n for bucket, n in summary["images_by_size"].items() if bucket in ("<256", "256-511"))
+    assert small == longest[False] and sum(summary["images_by_size"].values()) == len(rows)
+    assert summary["spark_app_id"].startswith("local-")
