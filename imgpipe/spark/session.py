@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
 
 from imgpipe.config.sections import SparkConfig
+from imgpipe.errors import ImgpipeError
+from imgpipe.spark.errors import describe_failure
 
 
 def is_local(master: str) -> bool:
@@ -52,6 +56,20 @@ def build_session(cfg: SparkConfig) -> SparkSession:
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+@contextmanager
+def spark_job(cfg: SparkConfig, what: str) -> Iterator[SparkSession]:
+    """A session for one command, stopped afterwards; a failure becomes an ``ImgpipeError`` naming its root cause."""
+    spark = build_session(cfg)
+    try:
+        yield spark
+    except ImgpipeError:
+        raise
+    except Exception as exc:
+        raise ImgpipeError(f"{what} failed: {describe_failure(exc)}") from exc
+    finally:
+        spark.stop()
 
 
 def cores_per_task(session: SparkSession) -> int:
