@@ -14,7 +14,6 @@ The integration test ``test_ivf_index_at_scale`` runs the same at 50,000.
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import shutil
 import statistics
@@ -68,7 +67,6 @@ RESULTS_SCHEMA = pa.schema(
 )
 
 
-@functools.lru_cache(maxsize=1)
 def clusters(count: int) -> tuple[np.ndarray, np.ndarray]:
     """Cluster centres and 16-d bases, the same in every task (from the fixed seed)."""
     rng = np.random.default_rng(SEED)
@@ -77,11 +75,10 @@ def clusters(count: int) -> tuple[np.ndarray, np.ndarray]:
     return centres, bases
 
 
-def synthetic_vectors(part: int, rows: int, n_clusters: int) -> np.ndarray:
+def synthetic_vectors(part: int, rows: int, centres: np.ndarray, bases: np.ndarray) -> np.ndarray:
     """``rows`` unit vectors for partition ``part``; deterministic, so a retried task writes the same rows."""
-    centres, bases = clusters(n_clusters)
     rng = np.random.default_rng([SEED, part])
-    label = rng.integers(0, n_clusters, rows)
+    label = rng.integers(0, len(centres), rows)
     z = rng.standard_normal((rows, RANK), dtype=np.float32)
     x = rng.standard_normal((rows, DIM), dtype=np.float32) * np.float32(NOISE / np.sqrt(DIM))
     x += centres[label]
@@ -116,12 +113,14 @@ def generate(spark: SparkSession, out: Path, count: int, partitions: int) -> Non
     per_part = -(-count // partitions)
 
     def make(parts: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        centres, bases = clusters(n_clusters)  # once per task: 1,000 clusters take a second to draw
         for batch in parts:
             for part in batch.column(0).to_pylist():
                 rows = max(0, min(per_part, count - part * per_part))
                 for start in range(0, rows, ROWS_PER_BATCH):
                     n = min(ROWS_PER_BATCH, rows - start)
-                    yield results_batch(part, start, synthetic_vectors(part * 1000 + start // ROWS_PER_BATCH, n, n_clusters))
+                    seed = part * 1000 + start // ROWS_PER_BATCH
+                    yield results_batch(part, start, synthetic_vectors(seed, n, centres, bases))
 
     tasks = spark.range(0, partitions, 1, numPartitions=partitions)
     tasks.mapInArrow(make, from_arrow_schema(RESULTS_SCHEMA)).write.parquet(str(out / "results"))
@@ -129,7 +128,7 @@ def generate(spark: SparkSession, out: Path, count: int, partitions: int) -> Non
 
 def held_out_queries(count: int, corpus_size: int) -> np.ndarray:
     """Fresh points of the same clusters, never indexed (a partition number no task uses)."""
-    return synthetic_vectors(10**9, count, max(1, corpus_size // CLUSTER_SIZE))
+    return synthetic_vectors(10**9, count, *clusters(max(1, corpus_size // CLUSTER_SIZE)))
 
 
 def exact_top_k(spark: SparkSession, out: Path, queries: np.ndarray, k: int = 10) -> list[list[str]]:
@@ -173,13 +172,16 @@ class ScaleResult:
     estimated_recall: float
     latency_ms_median: float
     latency_ms_p95: float
+    load_during_build: float
 
 
 class PeakMemory:
-    """Peak resident memory of this process and all its descendants (JVM, Python workers), sampled from /proc."""
+    """Peak resident memory of this process and all its descendants (JVM, Python workers), sampled from /proc,
+    and the machine's mean 1-minute load average meanwhile (the machine is shared)."""
 
     def __init__(self, interval: float = 0.2) -> None:
         self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self.loads: list[float] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> PeakMemory:
@@ -193,6 +195,7 @@ class PeakMemory:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, tree_rss(os.getpid()))
+            self.loads.append(os.getloadavg()[0])
             self._stop.wait(self.interval)
 
 
@@ -251,7 +254,7 @@ def run_scale(spark: SparkSession, work: Path, count: int, partitions: int, quer
     return ScaleResult(
         count, partitions, round(generated, 1), round(built, 1), round(memory.peak / 2**20),
         round(folder_mb(index_dir), 1), meta.nlist, meta.nprobe, round(found, 4), meta.estimated_recall,
-        round(median, 2), round(p95, 2),
+        round(median, 2), round(p95, 2), round(statistics.mean(memory.loads or [0.0]), 1),
     )  # fmt: skip
 
 

@@ -27,10 +27,10 @@ from pyspark.sql.pandas.types import from_arrow_schema
 
 from imgpipe import batch as B
 from imgpipe.errors import ImgpipeError
+from imgpipe.job.index import arrow_schema, build_index, results_frame, run_inference, vector_columns
 from imgpipe.spark.components import COMPONENT, DST, SRC, connected_components
 from imgpipe.spark.components import ID as NODE
 from imgpipe.spark.session import cores_per_task
-from imgpipe.job.index import arrow_schema, build_index, results_frame, vector_columns
 from imgpipe.vectors import columns as C
 from imgpipe.vectors import dedup as D
 from imgpipe.vectors.dedup import CHECKPOINTS, DEDUP_ENTRIES, GROUPS_DIR, INDEX_DIR, SUMMARY
@@ -89,7 +89,7 @@ def dedup(
     C.check_level(arrow_schema(results), level, output)
     if index_dir is None:
         index_dir = str(out / INDEX_DIR)
-        build_index(spark, output, index_dir, level=level)
+        build_index(spark, output, index_dir, level=level, inference=run_inference(spark, output, required=False))
     index = _checked_index(index_dir, results, level)
     report = DedupReport(output, level, threshold, k, str(index.path), vectors=index.meta.ntotal)
     edges = candidate_edges(spark, results, index, level, k, threshold).cache()
@@ -97,7 +97,7 @@ def dedup(
     groups = _with_checkpoints(spark, out / CHECKPOINTS, lambda: _groups(spark, results, index, level, edges, out))
     edges.unpersist()
     report.groups, report.grouped = groups
-    report.outputs = {"groups": str(out / GROUPS_DIR), "index": str(index.path), "summary": str(out / SUMMARY)}
+    report.outputs = {"written": str(out / GROUPS_DIR), "index": str(index.path), "summary": str(out / SUMMARY)}
     report.seconds = round(time.monotonic() - started, 2)
     (out / SUMMARY).write_text(json.dumps(asdict(report), indent=2, sort_keys=True))
     return report

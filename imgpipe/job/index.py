@@ -67,10 +67,6 @@ def arrow_schema(df: DataFrame) -> pa.Schema:
     return to_arrow_schema(df.schema)
 
 
-def key_type(results: DataFrame) -> pa.DataType:
-    return arrow_schema(results.select(B.KEY)).field(B.KEY).type
-
-
 def has_vector(results: DataFrame, level: str) -> Column:
     """Rows holding at least one vector at ``level`` (as Spark SQL, so counting needs no Python)."""
     ok = F.col(B.STATUS) == B.STATUS_OK
@@ -81,14 +77,18 @@ def has_vector(results: DataFrame, level: str) -> Column:
         return cond
     if B.OBJECT_INDEX in results.columns:
         return ok & F.col("embedding").isNotNull()
-    return ok & (F.size(F.filter(B.OBJECTS, lambda o: o["embedding"].isNotNull())) > 0)
+    return ok & (_object_vectors() > 0)
+
+
+def _object_vectors() -> Column:
+    """Objects with a vector in a row's nested ``objects``."""
+    return F.size(F.filter(B.OBJECTS, lambda o: o["embedding"].isNotNull()))
 
 
 def count_vectors(results: DataFrame, level: str) -> int:
     rows = results.filter(has_vector(results, level))
     if level == C.OBJECT and B.OBJECT_INDEX not in results.columns:
-        size = F.size(F.filter(B.OBJECTS, lambda o: o["embedding"].isNotNull()))
-        total = rows.select(F.sum(size).alias("n")).collect()[0]["n"]
+        total = rows.select(F.sum(_object_vectors()).alias("n")).collect()[0]["n"]
         return int(total or 0)
     return rows.count()
 
@@ -106,39 +106,38 @@ def run_info(results: DataFrame, where: str) -> tuple[dict[str, dict[str, str]],
     """The models (exactly one embedding model) and run ids behind ``results``."""
     if B.EMBED_MODEL not in results.columns:
         raise ImgpipeError(f"{where}: expected embeddings (an embed_model column), but the run had no embed stage")
-    cols = [B.EMBED_MODEL, B.RUN_ID] + ([B.DETECT_MODEL] if B.DETECT_MODEL in results.columns else [])
-    rows = results.filter(F.col(B.EMBED_MODEL).isNotNull()).select(*cols).distinct().collect()
-    embed = {(r[B.EMBED_MODEL]["name"], r[B.EMBED_MODEL]["sha256"]) for r in rows}
-    if len(embed) > 1:
-        shown = ", ".join(f"{n} ({s[:12]}…)" for n, s in sorted(embed))
-        raise ImgpipeError(
-            f"{where}: expected vectors from one embedding model, but the results mix {shown}; "
-            "index the output of one model at a time"
-        )
-    models = {}
-    if embed:
-        name, sha = next(iter(embed))
-        models["embed"] = {"name": name, "sha256": sha}
-    detect = {(r[B.DETECT_MODEL]["name"], r[B.DETECT_MODEL]["sha256"]) for r in rows if r[B.DETECT_MODEL]} if (
-        B.DETECT_MODEL in cols
-    ) else set()
-    if len(detect) == 1:
-        name, sha = next(iter(detect))
-        models["detect"] = {"name": name, "sha256": sha}
+    roles = {"embed": B.EMBED_MODEL, "detect": B.DETECT_MODEL}
+    present = {role: col for role, col in roles.items() if col in results.columns}
+    rows = results.filter(F.col(B.EMBED_MODEL).isNotNull()).select(B.RUN_ID, *present.values()).distinct().collect()
+    models: dict[str, dict[str, str]] = {}
+    for role, col in present.items():
+        found = sorted({(r[col]["name"], r[col]["sha256"]) for r in rows if r[col] is not None})
+        if role == "embed" and len(found) > 1:
+            shown = ", ".join(f"{n} ({s[:12]}…)" for n, s in found)
+            raise ImgpipeError(
+                f"{where}: expected vectors from one embedding model, but the results mix {shown}; "
+                "index the output of one model at a time"
+            )
+        if len(found) == 1:
+            models[role] = {"name": found[0][0], "sha256": found[0][1]}
     return models, sorted({r[B.RUN_ID] for r in rows})
 
 
-def run_inference(spark: SparkSession, output: str) -> dict[str, Any]:
-    """The inference sections the run recorded in its summary.json (``imgpipe run`` writes them)."""
+def run_inference(spark: SparkSession, output: str, required: bool = True) -> dict[str, Any]:
+    """The inference sections the run recorded in its summary.json (``imgpipe run`` writes them).
+
+    Only ``imgpipe search`` needs them; an index built without them (``required=False``) cannot be searched
+    by image, but serves ``dedup`` all the same.
+    """
     path = output.rstrip("/") + "/summary.json"
     text = fs.read_text(spark, path)
     inference = json.loads(text).get("inference") if text else None
-    if not inference:
+    if not inference and required:
         raise ConfigError(
             f"{path}: expected the run's inference config (decode, detect, crop, embed), but found none; "
             "pass --config with the YAML file the run used"
         )
-    return dict(inference)
+    return dict(inference or {})
 
 
 def build_index(

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from imgpipe import batch as B
 from imgpipe.config import parse_config
-from imgpipe.errors import ImgpipeError
+from imgpipe.errors import ConfigError, ImgpipeError
 from imgpipe.pipeline import Pipeline
 from imgpipe.preflight import build_pipeline
 from imgpipe.vectors import columns as C
@@ -57,6 +57,11 @@ class Result:
 
 def query_pipeline(index: VectorIndex, overrides: tuple[str, ...] = ()) -> Pipeline:
     """The run's decode/detect/crop/embed, from the index's metadata; ``--set`` style overrides apply."""
+    if "embed" not in index.meta.inference:
+        raise ConfigError(
+            f"index {index.path} does not record how its run embedded images, so queries cannot be embedded alike; "
+            "rebuild it with: imgpipe index OUTPUT --out INDEX --config RUN.yaml"
+        )
     data = {"source": {"type": "files", "path": "."}, "sink": {"type": "parquet", "path": "."}}
     data.update(index.meta.inference)
     loaded = parse_config(yaml.safe_dump(data, sort_keys=False), str(index.path / META_FILE), overrides)

@@ -95,3 +95,10 @@ def test_inference_config_makes_model_paths_absolute(tmp_path: Path, monkeypatch
     data = inference_config(parse_config(embed_config(Path("models/e.onnx"))).job)
     assert data["embed"]["model"] == str(tmp_path / "models" / "e.onnx")
     assert set(data) == {"decode", "embed"} and data["embed"]["spec"]["input"]["size"] == [8, 8]
+
+
+def test_an_index_without_the_runs_config_cannot_be_searched_by_image(tmp_path: Path) -> None:
+    write_index(tmp_path / "index", ["a", "b"], np.eye(2, dtype=np.float32), inference={})
+    (tmp_path / "q.png").write_bytes(solid((0, 0, 250)))
+    result = CliRunner().invoke(cli, ["search", str(tmp_path / "index"), str(tmp_path / "q.png")])
+    assert result.exit_code == 2 and "--config RUN.yaml" in result.output
