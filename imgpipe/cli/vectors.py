@@ -17,9 +17,10 @@ from imgpipe.config.sections import SparkConfig
 from imgpipe.errors import ConfigError
 from imgpipe.report import inference_config
 from imgpipe.vectors.columns import LEVELS
-from imgpipe.vectors.dedup import SUMMARY as DEDUP_SUMMARY
+from imgpipe.vectors.dedup import DEDUP_LAYOUT
 from imgpipe.vectors.folders import check_folder, check_run_output
-from imgpipe.vectors.index import KINDS, META_FILE
+from imgpipe.vectors.index import INDEX_LAYOUT
+from imgpipe.vectors.plan import KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,7 +69,7 @@ def index(
     """Build a vector index of OUTPUT, the folder of an `imgpipe run` with a Parquet sink."""
     inference = inference_config(load_config(config).job) if config else None
     check_run_output(output)
-    check_folder(out, overwrite, META_FILE, "--out")
+    check_folder(out, overwrite, INDEX_LAYOUT, "--out", {"OUTPUT": output})
     spark_cfg = _spark_config(master, conf, "imgpipe-index")
     from imgpipe.job import spark_job  # imports pyspark: only when an index is really built
     from imgpipe.job.index import build_index
@@ -139,7 +140,7 @@ def dedup(
 ) -> None:  # fmt: skip
     """Group the near-duplicate images (or objects) of OUTPUT, the folder of an `imgpipe run`."""
     check_run_output(output)
-    check_folder(out, overwrite, DEDUP_SUMMARY, "--out")
+    check_folder(out, overwrite, DEDUP_LAYOUT, "--out", {"OUTPUT": output, "--index": index_dir})
     spark_cfg = _spark_config(master, conf, "imgpipe-dedup")
     from imgpipe.job import spark_job  # imports pyspark: only when a dedup really runs
     from imgpipe.job.dedup import dedup

@@ -33,7 +33,7 @@ from imgpipe.spark.components import ID as NODE
 from imgpipe.spark.session import cores_per_task
 from imgpipe.vectors import columns as C
 from imgpipe.vectors import dedup as D
-from imgpipe.vectors.dedup import CHECKPOINTS, DEDUP_ENTRIES, GROUPS_DIR, INDEX_DIR, SUMMARY
+from imgpipe.vectors.dedup import CHECKPOINTS, DEDUP_LAYOUT, GROUPS_DIR, INDEX_DIR, SUMMARY
 from imgpipe.vectors.folders import prepare_folder
 from imgpipe.vectors.index import IDS_DIR, VectorIndex, open_cached
 
@@ -84,7 +84,7 @@ def dedup(
     overwrite: bool = False,
 ) -> DedupReport:
     started = time.monotonic()
-    out = prepare_folder(out_dir, overwrite, SUMMARY, DEDUP_ENTRIES, "--out")
+    out = prepare_folder(out_dir, overwrite, DEDUP_LAYOUT, "--out", {"OUTPUT": output, "--index": index_dir})
     results = results_frame(spark, output)
     C.check_level(arrow_schema(results), level, output)
     if index_dir is None:

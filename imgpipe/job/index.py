@@ -17,8 +17,8 @@ import logging
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import faiss
@@ -34,6 +34,7 @@ from imgpipe.errors import ConfigError, ImgpipeError
 from imgpipe.spark import fs
 from imgpipe.vectors import columns as C
 from imgpipe.vectors import index as X
+from imgpipe.vectors import plan as P
 from imgpipe.vectors.folders import prepare_folder
 
 log = logging.getLogger("imgpipe.index")
@@ -158,11 +159,11 @@ def build_index(
     C.check_level(arrow_schema(results), level, output)
     models, run_ids = run_info(results, output)
     inference = inference if inference is not None else run_inference(spark, output)
-    target = prepare_folder(index_dir, overwrite, X.META_FILE, X.INDEX_ENTRIES, "--out")
+    target = prepare_folder(index_dir, overwrite, X.INDEX_LAYOUT, "--out", {"OUTPUT": output})
 
     count = count_vectors(results, level)
     first = collect_vectors(results.filter(has_vector(results, level)).limit(1), level)
-    plan = X.plan_index(count, first.shape[1] if first.size else 0, kind)
+    plan = P.plan_index(count, first.shape[1] if first.size else 0, kind)
     log.info("indexing %d vectors of %d dimensions at %s level as %s", count, plan.dim, level, plan.factory)
     empty, nprobe, estimated = _empty_index(results, level, plan, count, target_recall)
     source = results if plan.is_ivf else results.coalesce(1)
@@ -173,9 +174,8 @@ def build_index(
     if ntotal != written:
         raise ImgpipeError(f"{target}: expected {written} vectors in the merged index, but it holds {ntotal}")
     meta = X.IndexMeta(
-        level=level, kind=plan.kind, dim=plan.dim, ntotal=ntotal, models=models, run_ids=run_ids,
-        source=output, inference=inference, nlist=plan.nlist, nprobe=nprobe, train_size=plan.train_size,
-        estimated_recall=round(estimated, 4), shards=len(shards),
+        **asdict(plan), level=level, ntotal=ntotal, models=models, run_ids=run_ids, source=output,
+        inference=inference, nprobe=nprobe, estimated_recall=round(estimated, 4), shards=len(shards),
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         build_seconds=round(time.monotonic() - started, 2),
     )
@@ -184,7 +184,7 @@ def build_index(
 
 
 def _empty_index(
-    results: DataFrame, level: str, plan: X.IndexPlan, count: int, target_recall: float
+    results: DataFrame, level: str, plan: P.IndexPlan, count: int, target_recall: float
 ) -> tuple[bytes, int, float]:
     """The serialized empty index every shard starts from; for IVF trained on a sample, with its nprobe."""
     if not plan.is_ivf:

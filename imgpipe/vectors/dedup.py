@@ -11,15 +11,19 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from imgpipe import batch as B
+from imgpipe import outputs
 from imgpipe.vectors import columns as C
-from imgpipe.vectors.index import VectorIndex
+from imgpipe.vectors.folders import DATASET, FILE, STATE, Layout
+from imgpipe.vectors.index import INDEX_LAYOUT, VectorIndex
 
-#: What a dedup writes into its folder (``imgpipe dedup --out DIR``); ``--overwrite`` removes these and nothing else.
 GROUPS_DIR = "groups"
 INDEX_DIR = "index"
 SUMMARY = "summary.json"
-CHECKPOINTS = "_checkpoints"
-DEDUP_ENTRIES = (GROUPS_DIR, INDEX_DIR, CHECKPOINTS, SUMMARY)
+#: Spark's checkpoints of the connected components, removed when the dedup ends; imgpipe's own state.
+CHECKPOINTS = f"{outputs.STATE}/checkpoints"
+#: What a dedup writes into its folder (``imgpipe dedup --out DIR``): ``--overwrite`` checks these hold nothing
+#: else, then removes them alone.
+DEDUP_LAYOUT = Layout("dedup", {GROUPS_DIR: DATASET, INDEX_DIR: INDEX_LAYOUT, SUMMARY: FILE, CHECKPOINTS: STATE})
 
 NEIGHBOUR = "neighbour"
 SIMILARITY = "similarity"

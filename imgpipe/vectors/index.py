@@ -6,24 +6,20 @@
       index.faiss          the faiss index: everything (flat), or the trained quantizer and list directory (IVF)
       index.ivfdata        IVF only: the inverted lists, memory-mapped when searched (faiss OnDiskInvertedLists)
       ids/part-*.parquet   id -> key, object_index, label, label_name, score, box, width, height
+      _imgpipe/index.json  the marker, written first: this folder is an imgpipe index's (``imgpipe.vectors.folders``)
 
-Kinds, by corpus size (``plan_index``): ``flat`` (exact inner product) up to ``EXACT_MAX`` vectors; ``ivf-flat``
-beyond (a coarse k-means quantizer with ~sqrt(N) lists, trained on a sample, ``nprobe`` tuned on that sample to
-the target recall); ``ivf-sq8`` (8-bit scalar codes, 4x smaller) beyond ``SQ8_MIN``. An IVF index is filled in
-independent shards that share the trained quantizer (one per Spark partition) and merged list by list into one
-on-disk file, so no process ever holds the whole corpus. Not offered: HNSW, whose graph cannot be built in
-shards and merged; and IVF-PQ, which in a one-off check on 20,000 synthetic 1280-d vectors (2 cores) trained
-for 9 minutes (PQ160, 8,000 training points) and reached recall@10 0.29 where IVF-SQ8 reached 0.97.
+The kind follows the corpus size (``imgpipe.vectors.plan``). An IVF index is filled in independent shards that share
+the trained quantizer (one per Spark partition) and merged list by list into one on-disk file, so no process ever
+holds the whole corpus.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,63 +32,32 @@ from numpy.typing import NDArray
 from imgpipe.errors import ConfigError, ImgpipeError, ModelError
 from imgpipe.pipeline import ModelInfo
 from imgpipe.vectors.columns import ID
+from imgpipe.vectors.folders import DATASET, FILE, Layout
+from imgpipe.vectors.plan import IndexPlan
 
 META_FILE = "imgpipe-index.json"
 INDEX_FILE = "index.faiss"
 IVF_DATA = "index.ivfdata"
 IDS_DIR = "ids"
 SHARDS_DIR = "shards"
-#: Everything an index build writes; ``--overwrite`` removes these and nothing else.
-INDEX_ENTRIES = (META_FILE, INDEX_FILE, IVF_DATA, IDS_DIR, SHARDS_DIR)
+#: Everything an index build writes; ``--overwrite`` checks these hold nothing else, then removes them alone.
+INDEX_LAYOUT = Layout(
+    "index",
+    {
+        META_FILE: FILE,
+        f"{META_FILE}.tmp": FILE,
+        INDEX_FILE: FILE,
+        IVF_DATA: FILE,
+        IDS_DIR: DATASET,
+        SHARDS_DIR: ("shard-*.faiss", "shard-*.faiss.*.tmp"),
+    },
+)
 FORMAT = 1
+METRIC = "inner_product"
 
-KINDS = ("flat", "ivf-flat", "ivf-sq8")
-#: Exact search up to here: 100k x 1280 float32 is 512 MB, and a query scans it in tens of milliseconds.
-EXACT_MAX = 100_000
-#: Beyond here vectors are stored as 8-bit codes: 10M x 1280 float32 would be 51 GB of lists.
-SQ8_MIN = 10_000_000
-#: k-means wants at least 39 points per list (faiss warns below); 64 gives steadier centroids.
-TRAIN_PER_LIST = 64
-MIN_PER_LIST = 39
 #: Recall@10 against exact search that ``nprobe`` is tuned to reach, on a held-out part of the training sample.
 TARGET_RECALL = 0.95
 RECALL_K = 10
-
-
-@dataclass(frozen=True)
-class IndexPlan:
-    """Which faiss index to build for a corpus."""
-
-    kind: str
-    dim: int
-    nlist: int = 0
-    #: Vectors to train the quantizer on (0 for flat).
-    train_size: int = 0
-
-    @property
-    def factory(self) -> str:
-        if self.kind == "flat":
-            return "IDMap2,Flat"
-        return f"IVF{self.nlist},{'SQ8' if self.kind == 'ivf-sq8' else 'Flat'}"
-
-    @property
-    def is_ivf(self) -> bool:
-        return self.kind != "flat"
-
-
-def plan_index(count: int, dim: int, kind: str = "auto") -> IndexPlan:
-    """The index for ``count`` vectors of ``dim``: flat when small, IVF with ~sqrt(count) lists beyond."""
-    if count <= 0:
-        raise ImgpipeError("Expected vectors to index, but the results hold none at this level")
-    if kind not in ("auto", *KINDS):
-        raise ImgpipeError(f"Expected an index kind in {('auto', *KINDS)}, but got {kind!r}")
-    if kind == "auto":
-        kind = "flat" if count <= EXACT_MAX else "ivf-sq8" if count > SQ8_MIN else "ivf-flat"
-    if kind == "flat":
-        return IndexPlan(kind, dim)
-    nlist = 2 ** round(math.log2(math.sqrt(count)))
-    nlist = max(1, min(nlist, 65536, count // MIN_PER_LIST))
-    return IndexPlan(kind, dim, nlist, min(count, TRAIN_PER_LIST * nlist))
 
 
 def empty_index(plan: IndexPlan, sample: NDArray[np.float32] | None = None) -> Any:
@@ -180,32 +145,31 @@ def merge_shards(plan: IndexPlan, empty: bytes, shards: Sequence[Path], index_di
     return int(index.ntotal)
 
 
-@dataclass
-class IndexMeta:
-    """``imgpipe-index.json``: everything needed to trust and use the index besides the vectors."""
+@dataclass(frozen=True, kw_only=True)
+class IndexMeta(IndexPlan):
+    """``imgpipe-index.json``: the plan the index was built to, and everything else needed to trust and use it
+    besides the vectors. ``save`` writes the file's ``format`` and the ``metric`` beside these fields.
+    """
 
     level: str
-    kind: str
-    dim: int
     ntotal: int
     models: dict[str, dict[str, str]]
     run_ids: list[str]
+    #: The run's output folder the vectors came from.
     source: str
-    inference: dict[str, Any] = field(default_factory=dict)
-    nlist: int = 0
-    nprobe: int = 0
-    train_size: int = 0
+    #: The run's decode/detect/crop/embed (``imgpipe.report.inference_config``); empty when it was not known.
+    inference: dict[str, Any]
+    nprobe: int
     #: recall@10 of ``nprobe`` measured on the training sample (IVF), or 1.0 (flat: exact).
-    estimated_recall: float = 1.0
-    shards: int = 1
-    metric: str = "inner_product"
+    estimated_recall: float
+    shards: int
     built_at: str = ""
     build_seconds: float = 0.0
-    format: int = FORMAT
 
     def save(self, index_dir: Path) -> None:
         tmp = index_dir / (META_FILE + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
+        data = {**asdict(self), "metric": METRIC, "format": FORMAT}
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
         os.replace(tmp, index_dir / META_FILE)
 
     @classmethod
@@ -217,10 +181,9 @@ class IndexMeta:
                 f"build one with: imgpipe index OUTPUT --out {index_dir}"
             )
         data = json.loads(path.read_text())
-        if data.get("format") != FORMAT:
-            raise ConfigError(
-                f"{index_dir}: expected index format {FORMAT}, but got {data.get('format')}; rebuild the index"
-            )
+        found = data.pop("format", None)
+        if found != FORMAT or data.pop("metric", None) != METRIC:
+            raise ConfigError(f"{index_dir}: expected index format {FORMAT}, but got {found}; rebuild the index")
         return cls(**data)
 
     @property
@@ -245,7 +208,7 @@ class VectorIndex:
     def open(cls, path: str | Path) -> VectorIndex:
         directory = Path(path)
         meta = IndexMeta.load(directory)
-        flags = faiss.IO_FLAG_ONDISK_SAME_DIR if meta.kind != "flat" else 0
+        flags = faiss.IO_FLAG_ONDISK_SAME_DIR if meta.is_ivf else 0
         index = faiss.read_index(str(directory / INDEX_FILE), flags)
         if meta.nprobe:
             faiss.extract_index_ivf(index).nprobe = meta.nprobe

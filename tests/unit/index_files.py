@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import pyarrow.parquet as pq
 
 from imgpipe.vectors import columns as C
 from imgpipe.vectors import index as X
+from imgpipe.vectors import plan as P
+from imgpipe.vectors.folders import prepare_folder
 
 
 def write_index(
@@ -24,11 +27,11 @@ def write_index(
     inference: dict[str, Any] | None = None,
 ) -> X.IndexMeta:
     """Entries ``keys`` (image level) with ``vectors``, split over ``shards`` shards, merged like ``build_index``."""
-    plan = X.plan_index(len(keys), vectors.shape[1], kind)
+    plan = P.plan_index(len(keys), vectors.shape[1], kind)
     sample = vectors[: plan.train_size] if plan.is_ivf else None
     empty = X.serialize(X.empty_index(plan, sample))
     nprobe, estimated = X.tune_nprobe(empty, sample) if sample is not None else (0, 1.0)
-    target.mkdir(parents=True, exist_ok=True)
+    prepare_folder(str(target), False, X.INDEX_LAYOUT, "--out")
     ids_schema = pa.schema([pa.field(C.ID, pa.int64()), *C.entry_fields(pa.string())])
     for shard, part in enumerate(np.array_split(np.arange(len(keys)), shards)):
         ids = X.shard_ids(shard, 0, len(part))
@@ -41,10 +44,10 @@ def write_index(
     paths = sorted((target / X.SHARDS_DIR).glob("*.faiss"))
     ntotal = X.merge_shards(plan, empty, paths, target)
     meta = X.IndexMeta(
-        level=C.IMAGE, kind=plan.kind, dim=plan.dim, ntotal=ntotal,
+        **asdict(plan), level=C.IMAGE, ntotal=ntotal,
         models=models if models is not None else {"embed": {"name": "tiny", "sha256": "a" * 64}},
-        run_ids=["r1"], source="out", inference=inference or {}, nlist=plan.nlist, nprobe=nprobe,
-        estimated_recall=estimated, shards=shards,
+        run_ids=["r1"], source="out", inference=inference or {}, nprobe=nprobe, estimated_recall=estimated,
+        shards=shards,
     )  # fmt: skip
     meta.save(target)
     return meta

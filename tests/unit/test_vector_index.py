@@ -11,6 +11,7 @@ from index_files import write_index
 from imgpipe.errors import ImgpipeError, ModelError
 from imgpipe.pipeline import ModelInfo
 from imgpipe.vectors import index as X
+from imgpipe.vectors import plan as P
 
 
 def clustered(n: int, dim: int = 32, clusters: int = 20, seed: int = 0) -> np.ndarray:
@@ -21,16 +22,16 @@ def clustered(n: int, dim: int = 32, clusters: int = 20, seed: int = 0) -> np.nd
 
 
 def test_kind_follows_corpus_size() -> None:
-    assert X.plan_index(16, 1280) == X.IndexPlan("flat", 1280)
-    ivf = X.plan_index(500_000, 1280)
+    assert P.plan_index(16, 1280) == P.IndexPlan("flat", 1280)
+    ivf = P.plan_index(500_000, 1280)
     assert (ivf.kind, ivf.nlist, ivf.train_size, ivf.factory) == ("ivf-flat", 512, 512 * 64, "IVF512,Flat")
-    assert X.plan_index(20_000_000, 1280).kind == "ivf-sq8"
-    forced = X.plan_index(1000, 8, "ivf-flat")
+    assert P.plan_index(20_000_000, 1280).kind == "ivf-sq8"
+    forced = P.plan_index(1000, 8, "ivf-flat")
     assert forced.nlist <= 1000 // 39 and forced.train_size == 1000
     with pytest.raises(ImgpipeError, match="Expected vectors to index"):
-        X.plan_index(0, 8)
+        P.plan_index(0, 8)
     with pytest.raises(ImgpipeError, match="Expected an index kind"):
-        X.plan_index(10, 8, "hnsw")
+        P.plan_index(10, 8, "hnsw")
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf-flat", "ivf-sq8"])
@@ -52,7 +53,7 @@ def test_shards_merge_into_one_searchable_index(tmp_path: Path, kind: str) -> No
 
 def test_nprobe_is_tuned_to_the_target_recall() -> None:
     vectors = clustered(6000, clusters=200)
-    plan = X.plan_index(len(vectors), vectors.shape[1], "ivf-flat")
+    plan = P.plan_index(len(vectors), vectors.shape[1], "ivf-flat")
     empty = X.serialize(X.empty_index(plan, vectors))
     nprobe, found = X.tune_nprobe(empty, vectors, target=0.9)
     assert found >= 0.9 and 1 <= nprobe <= plan.nlist
