@@ -17,7 +17,7 @@ import yaml
 from numpy.typing import NDArray
 
 from imgpipe import batch as B
-from imgpipe.config import parse_config
+from imgpipe.config import parse_config, secrets
 from imgpipe.errors import ConfigError, ImgpipeError
 from imgpipe.pipeline import Pipeline
 from imgpipe.preflight import build_pipeline
@@ -61,6 +61,12 @@ def query_pipeline(index: VectorIndex, overrides: tuple[str, ...] = ()) -> Pipel
         raise ConfigError(
             f"index {index.path} does not record how its run embedded images, so queries cannot be embedded alike; "
             "rebuild it with: imgpipe index OUTPUT --out INDEX --config RUN.yaml"
+        )
+    if secrets.MASK in json.dumps(index.meta.inference):
+        raise ConfigError(
+            f"index {index.path}: expected the run's decode/detect/crop/embed as run, but values that came from "
+            f"${{ENV}} are hidden there as {secrets.MASK} (summary.json never shows them); rebuild the index with: "
+            "imgpipe index OUTPUT --out INDEX --config RUN.yaml"
         )
     data = {"source": {"type": "files", "path": "."}, "sink": {"type": "parquet", "path": "."}}
     data.update(index.meta.inference)

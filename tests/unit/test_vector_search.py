@@ -102,3 +102,12 @@ def test_an_index_without_the_runs_config_cannot_be_searched_by_image(tmp_path: 
     (tmp_path / "q.png").write_bytes(solid((0, 0, 250)))
     result = CliRunner().invoke(cli, ["search", str(tmp_path / "index"), str(tmp_path / "q.png")])
     assert result.exit_code == 2 and "--config RUN.yaml" in result.output
+
+
+def test_an_index_whose_config_was_redacted_says_how_to_rebuild(tmp_path: Path) -> None:
+    """summary.json hides ${ENV} values; a model path built from one cannot be used to embed queries."""
+    inference = {"embed": {"model": "***/models/e.onnx"}}
+    write_index(tmp_path / "index", ["a", "b"], np.eye(2, dtype=np.float32), inference=inference)
+    (tmp_path / "q.png").write_bytes(solid((0, 0, 250)))
+    result = CliRunner().invoke(cli, ["search", str(tmp_path / "index"), str(tmp_path / "q.png")])
+    assert result.exit_code == 2 and "hidden there as ***" in result.output and "--config RUN.yaml" in result.output
