@@ -9,12 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from imgpipe.batch import STATUS_OK
+from imgpipe.config.job import JobConfig
+from imgpipe.runtime.resolve import looks_like_path
 from imgpipe.timings import STAGES
 
 RUNNING, SUCCEEDED, TOO_MANY_ERRORS, FAILED = "running", "succeeded", "too_many_errors", "failed"
+#: The config sections that decide what a vector means; ``imgpipe search`` rebuilds its query pass from them.
+INFERENCE_SECTIONS = ("decode", "detect", "crop", "embed")
 
 # The keys of the counts the tasks keep (``imgpipe.job.tally``): ``ok``, ``error:<reason>``, ``objects:<label>``,
 # ``size:<bucket>``, ``seconds:<stage>``, and the number and total seconds of tasks.
@@ -55,6 +60,8 @@ class RunReport:
     chunks_total: int = 0
     chunks_skipped: int = 0
     models: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: decode/detect/crop/embed as run, model paths made absolute (see ``inference_config``).
+    inference: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     spark_app_id: str | None = None
     started_at: str = ""
@@ -150,3 +157,20 @@ class RunReport:
         ]
         lines += [f"  {name:<13} {path}" for name, path in self.outputs.items()]
         return "\n".join(lines)
+
+
+def inference_config(job: JobConfig) -> dict[str, Any]:
+    """The inference sections as plain data, so a later process (``imgpipe search``) can embed queries alike.
+
+    Models given by path are made absolute: the search runs from another directory than the job.
+    """
+    data = job.model_dump(mode="json", include=set(INFERENCE_SECTIONS), exclude_none=True)
+    for role in ("detect", "embed"):
+        section = data.get(role)
+        if section is None:
+            continue
+        if section.get("path"):
+            section["path"] = str(Path(section["path"]).expanduser().absolute())
+        if looks_like_path(str(section["model"])):
+            section["model"] = str(Path(section["model"]).expanduser().absolute())
+    return data

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 the job failed; 2 the config (or a model it names) is invalid;
 3 the job finished but more images failed than ``run.max_error_rate`` allows.
-Each subcommand lives in its own module here (``run``, ``models``, ``ingest``, ``report``) and is mounted below.
+Each subcommand lives in its own module here (``run``, ``models``, ``ingest``, ``report``, ``vectors``: index,
+search, dedup) and is mounted below.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from imgpipe.cli.models import models
 from imgpipe.cli.options import common_options, is_verbose, setup_logging
 from imgpipe.cli.report import report
 from imgpipe.cli.run import run, validate
+from imgpipe.cli.vectors import dedup, index, search
 from imgpipe.config import secrets
 from imgpipe.errors import ImgpipeError, first_line
 
@@ -60,7 +62,7 @@ def cli(ctx: click.Context) -> None:
     setup_logging(ctx)
 
 
-for _command in (run, validate, models, ingest, report):
+for _command in (run, validate, models, ingest, report, index, search, dedup):
     cli.add_command(_command)
 
 

@@ -23,7 +23,7 @@ from imgpipe.errors import ImgpipeError
 from imgpipe.job import ledger, manifest, tally
 from imgpipe.job.progress import Mode, Watch
 from imgpipe.pipeline import Pipeline
-from imgpipe.report import FAILED, RunReport, images_in
+from imgpipe.report import FAILED, RunReport, images_in, inference_config
 from imgpipe.sinks import Sink, make_sink
 from imgpipe.sources import Source, make_source
 from imgpipe.spark import fs
@@ -92,6 +92,7 @@ def _new_report(loaded: LoadedConfig, source: Source, sink: Sink, pipeline: Pipe
         master=loaded.job.spark.master,
         max_error_rate=loaded.job.run.max_error_rate,
         models=_models(pipeline),
+        inference=inference_config(loaded.job),
         started_at=_now(),
     )
 

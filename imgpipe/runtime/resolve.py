@@ -110,7 +110,7 @@ def resolve_model(
     roots = allowed_model_roots() if roots is None else roots
     if cfg.model in registry.models:
         model = _from_registry(cfg, registry, roots)
-    elif _looks_like_path(cfg.model):
+    elif looks_like_path(cfg.model):
         model = _from_path(cfg, roots)
     else:
         raise ModelError(
@@ -144,7 +144,8 @@ def _from_path(cfg: DetectConfig | EmbedConfig, roots: list[Path]) -> ResolvedMo
     return ResolvedModel(name, str(path), sha, cfg.spec)
 
 
-def _looks_like_path(model: str) -> bool:
+def looks_like_path(model: str) -> bool:
+    """A ``model:`` value naming a file rather than a registry entry (the rule resolution follows)."""
     return model.endswith(".onnx") or "/" in model or os.sep in model
 
 

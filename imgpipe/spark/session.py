@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
 
 from imgpipe.config.sections import SparkConfig
+from imgpipe.errors import ImgpipeError
+from imgpipe.spark.errors import describe_failure
 from imgpipe.spark.quiet import jvm_stderr_filtered, log4j_config
 
 #: JVM options for a local run's one JVM (driver and executor): the C1 compiler alone and a serial GC cost
@@ -70,6 +74,20 @@ def build_session(cfg: SparkConfig, *, verbose: bool = False) -> SparkSession:
             session = builder.getOrCreate()
     session.sparkContext.setLogLevel("INFO" if verbose else "WARN")
     return session
+
+
+@contextmanager
+def spark_job(cfg: SparkConfig, what: str) -> Iterator[SparkSession]:
+    """A session for one command, stopped afterwards; a failure becomes an ``ImgpipeError`` naming its root cause."""
+    spark = build_session(cfg)
+    try:
+        yield spark
+    except ImgpipeError:
+        raise
+    except Exception as exc:
+        raise ImgpipeError(f"{what} failed: {describe_failure(exc)}") from exc
+    finally:
+        spark.stop()
 
 
 def cores_per_task(session: SparkSession) -> int:

@@ -41,6 +41,7 @@ def test_files_run_has_one_row_per_image_and_a_summary(files_run: tuple[Any, Pat
     summary = json.loads((out / "summary.json").read_text())
     assert summary["images_read"] == photo_count() and summary["images_failed"] == 0 and summary["status"] == "succeeded"
     assert summary["models"]["detect"]["sha256"].startswith("695e750a")
+    assert summary["inference"]["embed"]["model"] == "mobilenetv2-int8" and summary["inference"]["crop"]["top_k"] == 5
     dog = next(r for r in rows if r[B.KEY].endswith("dog.jpg"))
     assert (dog[B.WIDTH], dog[B.HEIGHT]) == (768, 576)
     assert {"dog", "bicycle", "car"} <= {o["label_name"] for o in dog[B.OBJECTS]}
