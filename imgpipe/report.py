@@ -9,11 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from imgpipe.batch import STATUS_OK
 
 RUNNING, SUCCEEDED, TOO_MANY_ERRORS, FAILED = "running", "succeeded", "too_many_errors", "failed"
+
+
+def new_run_id() -> str:
+    """A fresh run's id when the config sets none (and ``imgpipe.spark.infer``'s default): the UTC time, sortable."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 @dataclass

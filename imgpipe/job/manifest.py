@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -65,11 +64,6 @@ class Manifest:
             data["run_id"], dict(data.get("settings", {})), data["chunks"], list(data.get("done", [])),
             dict(data.get("counts", {})), int(data.get("skipped", 0)),
         )  # fmt: skip
-
-
-def new_run_id() -> str:
-    """A fresh run's id when the config sets none: the UTC start time, sortable."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def manifest_path(report_dir: str) -> str:
