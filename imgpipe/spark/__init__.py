@@ -5,9 +5,11 @@ imports pyspark.
 Also imgpipe as a library, from the caller's own Spark code:
 
     infer(df, config)       the fused pass over any DataFrame of encoded images (``imgpipe.spark.infer``)
+    register(spark)         ``spark.read.format("imgpipe-hbase")`` in that session (``imgpipe.spark.hbase_datasource``)
 """
 
 from imgpipe.config.job import InferenceConfig
+from imgpipe.spark.hbase_datasource import ReadCounters, register
 from imgpipe.spark.infer import infer
 
-__all__ = ["InferenceConfig", "infer"]
+__all__ = ["InferenceConfig", "ReadCounters", "infer", "register"]
