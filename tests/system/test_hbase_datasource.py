@@ -22,7 +22,6 @@ from pyspark.sql import functions as F
 from pyspark.sql.datasource import DataSourceReader
 
 from imgpipe import batch as B
-from imgpipe.ingest import ingest
 from imgpipe.spark import infer, register
 from tests.helpers import MODELS_YAML, photo_count
 from tests.spark_helpers import read_rows, run_config
@@ -114,25 +113,17 @@ def test_key_filters_are_pushed_down_where_spark_pushes(
         assert pushed_scanned == len(KEYS)
 
 
-@pytest.fixture(scope="module")
-def photos(hbase: HBaseService, shared_images: Path) -> str:
-    table = f"photos_{uuid.uuid4().hex[:8]}"
-    result = ingest(shared_images, hbase.host, hbase.port, table, "f:img", regions=4, zk=hbase.zk)
-    assert result.regions == 4 and result.rows == photo_count()
-    return table
-
-
 def test_infer_over_the_reader_written_by_the_caller_matches_imgpipe_run(
-    spark: SparkSession, caller: SparkSession, hbase: HBaseService, photos: str, tmp_path: Path
+    spark: SparkSession, caller: SparkSession, hbase: HBaseService, photos_table: str, tmp_path: Path
 ) -> None:
-    source = f"source: {{type: hbase, host: {hbase.host}, port: {hbase.port}, table: {photos}, column: 'f:img'}}\n"
+    source = f"source: {{type: hbase, host: {hbase.host}, port: {hbase.port}, table: {photos_table}, column: 'f:img'}}\n"
     run_config(spark, source + f"sink: {{type: parquet, path: '{tmp_path / 'run'}'}}\n" + MODELS_YAML)
     expected = {r[B.KEY]: r for r in read_rows(tmp_path / "run" / "results")}
 
     config = tmp_path / "infer.yaml"
     config.write_text(MODELS_YAML)
     register(caller)
-    infer(load(caller, hbase, photos), config).write.parquet(str(tmp_path / "lib"))
+    infer(load(caller, hbase, photos_table), config).write.parquet(str(tmp_path / "lib"))
     got = {r[B.KEY]: r for r in read_rows(tmp_path / "lib")}
 
     assert sorted(got) == sorted(expected) and len(got) == photo_count()
