@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,11 @@ SIZE_BUCKETS = (("<256", 0), ("256-511", 256), ("512-1023", 512), ("1024-2047", 
 def images_in(counts: dict[str, float]) -> int:
     """How many images a tally counted: every outcome, ``ok`` or ``error:<reason>``."""
     return int(sum(n for key, n in counts.items() if key == STATUS_OK or key.startswith(ERROR)))
+
+
+def new_run_id() -> str:
+    """A fresh run's id when the config sets none (and ``imgpipe.spark.infer``'s default): the UTC time, sortable."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 @dataclass

@@ -24,6 +24,12 @@ def key_bytes(text: str) -> bytes:
     return _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), text.encode("utf-8"))
 
 
+def key_text(key: bytes) -> str:
+    r"""Row key bytes -> the text ``key_bytes`` reads back as them: printable ASCII as is, any other byte
+    (the backslash included) as ``\xNN``."""
+    return "".join(chr(b) if 32 <= b < 127 and b != 92 else f"\\x{b:02x}" for b in key)
+
+
 def _timestamp_ms(value: object) -> object:
     if isinstance(value, datetime):
         moment = value

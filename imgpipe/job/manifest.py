@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -70,11 +69,6 @@ class Manifest:
             dict(data.get("counts", {})), int(data.get("skipped", 0)), str(data.get("key_type", "string")),
             data.get("images"),
         )  # fmt: skip
-
-
-def new_run_id() -> str:
-    """A fresh run's id when the config sets none: the UTC start time, sortable."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def manifest_path(report_dir: str) -> str:

@@ -23,7 +23,7 @@ from imgpipe.errors import ImgpipeError
 from imgpipe.job import ledger, manifest, tally
 from imgpipe.job.progress import Mode, Watch
 from imgpipe.pipeline import Pipeline
-from imgpipe.report import FAILED, RunReport, images_in, inference_config
+from imgpipe.report import FAILED, RunReport, images_in, inference_config, new_run_id
 from imgpipe.sinks import Sink, make_sink
 from imgpipe.sources import Source, make_source
 from imgpipe.spark import fs
@@ -65,7 +65,7 @@ def _run(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, resume: 
     sink.claim(spark)
     settings = manifest.result_settings(loaded.job, _models(pipeline))
     plan = _resumed(spark, loaded, sink, settings) if resume else None
-    run_id = plan.run_id if plan else (pipeline.run_id or manifest.new_run_id())
+    run_id = plan.run_id if plan else (pipeline.run_id or new_run_id())
     report = _new_report(loaded, source, sink, pipeline, run_id)
     _write_summary(spark, sink, report, loaded)
     try:
