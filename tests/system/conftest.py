@@ -8,6 +8,7 @@ run; elsewhere the tests are skipped with the reason.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -50,6 +51,21 @@ class HBaseService:
 
     def start_thrift(self) -> None:
         done = self.script("start.sh", "thrift")
+        assert done.returncode == 0, done.stderr
+
+    def start_gateway(self, name: str, *flags: str) -> int:
+        """Another Thrift gateway on this HBase (``start.sh thrift --name NAME``): its port (a free one unless
+        ``flags`` give ``--thrift-port``)."""
+        if "--thrift-port" not in flags and not (self.run_dir / f"{name}.port").exists():
+            flags = ("--thrift-port", "0", *flags)
+        done = self.script("start.sh", "thrift", "--name", name, *flags)
+        assert done.returncode == 0, done.stderr[-3000:]
+        found = re.search(r"HBASE_THRIFT_PORT=(\d+)", done.stdout)
+        assert found, done.stdout
+        return int(found.group(1))
+
+    def stop_gateway(self, name: str) -> None:
+        done = self.script("stop.sh", "thrift", "--name", name)
         assert done.returncode == 0, done.stderr
 
     def create_table(self, table: str, families: str, *splits: bytes) -> None:
