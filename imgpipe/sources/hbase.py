@@ -35,7 +35,7 @@ class HBaseSource:
         self._retries: Accumulator[int] | None = None
 
     def describe(self) -> str:
-        return f"hbase {self.cfg.host}:{self.cfg.port}/{self.cfg.table} {self.cfg.column}"
+        return f"hbase {self.cfg.show_gateways()}/{self.cfg.table} {self.cfg.column}"
 
     def plan(self, spark: SparkSession) -> Planned:
         return Planned([split.to_unit() for split in plan_splits(self.cfg)])
