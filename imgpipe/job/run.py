@@ -133,6 +133,7 @@ def _run_chunks(
         plan.commit(index, counts.value)
         manifest.save(spark, sink.report_dir, plan)
     report.source_retries = source.retries()
+    report.gateways = source.gateways()
 
 
 def _run_chunk(

@@ -11,31 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
-from pyspark import Accumulator, AccumulatorParam
-from pyspark.sql import SparkSession
+from pyspark import Accumulator
 
 from imgpipe import batch as B
 from imgpipe.pipeline import Pipeline
-
-Counts = dict[str, float]
-
-
-def add(into: Counts, more: Counts) -> Counts:
-    for key, n in more.items():
-        into[key] = into.get(key, 0) + n
-    return into
-
-
-class _Sum(AccumulatorParam[Counts]):
-    def zero(self, value: Counts) -> Counts:
-        return {}
-
-    def addInPlace(self, value1: Counts, value2: Counts) -> Counts:  # noqa: N802 - pyspark's name
-        return add(value1, value2)
-
-
-def counter(spark: SparkSession) -> Accumulator[Counts]:
-    return spark.sparkContext.accumulator({}, _Sum())
+from imgpipe.spark.counts import Counts as Counts
+from imgpipe.spark.counts import add as add
+from imgpipe.spark.counts import counter as counter
 
 
 @dataclass(frozen=True)
