@@ -12,13 +12,15 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port, service_unavailable
+from imgpipe.ingest import ingest
+from tests.helpers import free_port, photo_count, service_unavailable
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "hbase"
 
@@ -106,6 +108,15 @@ def hbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HBaseService]:
         yield service
     finally:
         service.script("stop.sh", timeout=120)
+
+
+@pytest.fixture(scope="module")
+def photos_table(hbase: HBaseService, shared_images: Path) -> str:
+    """The shared photos ingested into a fresh table of 4 regions (``f:img``), once per test module."""
+    table = f"photos_{uuid.uuid4().hex[:8]}"
+    result = ingest(shared_images, hbase.host, hbase.port, table, "f:img", regions=4, zk=hbase.zk)
+    assert result.regions == 4 and result.rows == photo_count()
+    return table
 
 
 @pytest.fixture
