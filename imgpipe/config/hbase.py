@@ -68,7 +68,7 @@ def parse_gateway(text: str, default_port: int) -> Gateway:
     match = _HOST_PORT.match(text.strip())
     port = int(match["port"]) if match and match["port"] else default_port
     if match is None or not 1 <= port <= 65535:
-        raise ValueError(f"expected 'host:port' (or 'host', port {default_port}) with a port from 1 to 65535, but got {text!r}")
+        raise ValueError(f"expected 'host:port' or 'host', with a port from 1 to 65535, but got {text!r}")
     return Gateway(match["v6"] or match["host"], port)
 
 

@@ -129,7 +129,9 @@ def write_through(
 class _Writer:
     """One connection at a time, to the current gateway of ``gateways``; a failed chunk moves on and resends."""
 
-    def __init__(self, cfg: HBaseSinkConfig, gateways: gw.Failover, connect: Connect, sleep: Callable[[float], None]) -> None:
+    def __init__(
+        self, cfg: HBaseSinkConfig, gateways: gw.Failover, connect: Connect, sleep: Callable[[float], None]
+    ) -> None:
         self.cfg, self.gateways, self.connect, self.sleep = cfg, gateways, connect, sleep
         self.conn: Any = None
 

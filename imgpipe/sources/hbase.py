@@ -58,8 +58,9 @@ class HBaseSource:
             for batch in indices:
                 for index in batch.column(0).to_pylist():
                     tally: counts.Counts = {}
-                    yield from run(scan.read_split(cfg, splits[index], max_batch_rows=rows, on_retry=count, counts=tally))
-                    per_gateway.add(tally)
+                    batches = scan.read_split(cfg, splits[index], max_batch_rows=rows, on_retry=count, counts=tally)
+                    yield from run(batches)
+                    per_gateway.add(tally)  # the split is read: its counts are complete
 
         tasks = spark.range(0, len(splits), 1, numPartitions=max(1, len(splits)))
         return tasks.mapInArrow(scan_and_run, output_type(run, scan.schema(cfg))), len(splits)

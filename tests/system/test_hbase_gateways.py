@@ -71,7 +71,8 @@ def test_hbase_to_parquet_through_two_gateways_counts_splits_per_gateway(
     spark: SparkSession, hbase: HBaseService, photos_table: str, second_gateway: int, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    report = run_config(spark, two_gateways(hbase, photos_table, second_gateway) + f"sink: {{type: parquet, path: '{out}'}}\n")
+    config = two_gateways(hbase, photos_table, second_gateway) + f"sink: {{type: parquet, path: '{out}'}}\n"
+    report = run_config(spark, config)
 
     keys = [r[B.KEY] for r in read_rows(out / "results")]
     assert len(keys) == len(set(keys)) == photo_count() == report.images_read
@@ -84,7 +85,7 @@ def test_hbase_to_parquet_through_two_gateways_counts_splits_per_gateway(
 
 @pytest.fixture(scope="module")
 def long_table(hbase: HBaseService) -> list[bytes]:
-    """400 small images in two regions: with one row per Thrift call and per batch, a scan of one region takes seconds."""
+    """400 small images in two regions: one row per Thrift call and per batch makes a region's scan take seconds."""
     keys = [b"k%04d" % i for i in range(400)]
     name = f"long_{uuid.uuid4().hex[:8]}"
     hbase.create_table(name, "f", b"k0200")

@@ -18,6 +18,7 @@ from imgpipe.hbase import gateways as gw
 from imgpipe.hbase.cells import prepare, write_through
 from imgpipe.hbase.scan import read_split
 from imgpipe.hbase.splits import HBaseSplit, plan_splits
+from imgpipe.report import RunReport
 from tests.unit.fake_hbase import FakeGateways, FakeTable, sink, source, table_with_rows
 from tests.unit.test_hbase_cells import result_batch
 
@@ -83,7 +84,7 @@ def test_gateways_given_twice_both_ways_or_not_at_all_are_refused(lines: str, ex
 
 
 def test_sink_takes_hosts_and_transport_too() -> None:
-    text = "source: {type: files, path: /tmp/in}\nsink: {type: hbase, hosts: [rs1, rs2], table: out, protocol: compact}\n"
+    text = "source: {type: files, path: /tmp/in}\nsink: {type: hbase, hosts: [rs1, rs2], table: out, protocol: compact}"
     cfg = parse_config(text).job.sink
     assert cfg.gateways == (H1, H2) and cfg.protocol == "compact" and cfg.transport == "buffered"
 
@@ -159,7 +160,8 @@ def test_splits_carry_their_region_server_and_gateways() -> None:
     table.servers = [b"rs2", b"rs1", b"rs2"]
     gateways = FakeGateways({"t": table})
     splits = plan_splits(source(hosts=["rs1", "rs2"]), connect=gateways.connect)
-    assert [(s.server, s.gateways[0]) for s in splits] == [("rs2", "rs2:9090"), ("rs1", "rs1:9090"), ("rs2", "rs2:9090")]
+    assert [s.server for s in splits] == ["rs2", "rs1", "rs2"]
+    assert [s.gateways[0] for s in splits] == ["rs2:9090", "rs1:9090", "rs2:9090"]
     assert HBaseSplit.from_unit(splits[0].to_unit()) == splits[0]
 
 
@@ -188,7 +190,9 @@ def scan_all(cfg_hosts: list[str], gateways: FakeGateways, **kw: object) -> tupl
     keys = [
         k
         for split in plan_splits(cfg, connect=gateways.connect)
-        for batch in read_split(cfg, split, max_batch_rows=3, connect=gateways.connect, sleep=lambda s: None, counts=counts)
+        for batch in read_split(
+            cfg, split, max_batch_rows=3, connect=gateways.connect, sleep=lambda s: None, counts=counts
+        )
         for k in batch.column("key").to_pylist()
     ]
     return keys, counts
@@ -289,3 +293,13 @@ def test_sink_prepare_goes_through_any_gateway_and_keeps_its_own_errors() -> Non
         prepare(sink(hosts=["rs1", "rs2"]), connect=gateways.connect)
     prepare(sink(hosts=["rs1", "rs2"], create=True), connect=gateways.connect)
     assert "out" in gateways.tables
+
+
+def test_the_run_report_lists_each_gateway() -> None:
+    report = RunReport(run_id="r", source="hbase", sink="parquet", master="local")
+    report.gateways = gw.per_gateway({"splits:rs1:9090": 2, "rows:rs1:9090": 8, "failovers:rs2:9090": 1}, [H1, H2])
+    assert report.to_dict()["gateways"] == {
+        "rs1:9090": {"splits": 2, "rows": 8, "failovers": 0},
+        "rs2:9090": {"splits": 0, "rows": 0, "failovers": 1},
+    }
+    assert "  gateway       rs2:9090: 0 splits, 0 rows, 1 failovers" in report.format_text()
