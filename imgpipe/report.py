@@ -61,6 +61,8 @@ class RunReport:
     files_skipped: int = 0
     #: Source calls retried after a transient error (HBase Thrift); the data is still read exactly once.
     source_retries: int = 0
+    #: Per HBase Thrift gateway, this invocation's splits (finished through it), rows read and failovers away.
+    gateways: dict[str, dict[str, int]] = field(default_factory=dict)
     wall_seconds: float = 0.0
     max_error_rate: float = 0.0
     chunks_total: int = 0
@@ -157,6 +159,8 @@ class RunReport:
             *([f"  duplicate keys {self.duplicate_keys} (each processed; listed in errors)"] if self.duplicate_keys else []),
             *([f"  files skipped {self.files_skipped} (extension not in source.extensions)"] if self.files_skipped else []),
             *([f"  source retries {self.source_retries} (transient errors, resumed)"] if self.source_retries else []),
+            *[f"  gateway       {name}: {c['splits']} splits, {c['rows']} rows, {c['failovers']} failovers"
+              for name, c in self.gateways.items()],
             f"  read tasks    {self.read_tasks}"
             + (f"  chunks {self.chunks_total} ({self.chunks_skipped} skipped, already done)" if self.chunks_total else ""),
             f"  wall time     {self.wall_seconds:.1f} s  ({self.images_per_second:.1f} images/s processed now)",

@@ -121,6 +121,8 @@ def _render(raw: RawConfig, err: Any, model: type[BaseModel]) -> str:
         msg = f"unknown key{did_you_mean(str(loc[-1]), _known_keys(model, raw.data, loc))}"
     elif kind == "missing":
         msg = "field required"
+    elif kind == "value_error":
+        msg = str(err["ctx"]["error"])  # our own sentence, without pydantic's "Value error, " in front
     return f"{raw.where(loc)}: {format_loc(loc)}: {msg}"
 
 
@@ -137,7 +139,8 @@ def _yaml_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
             out.append(part)
             node = node[part]
         elif last and isinstance(part, str) and isinstance(node, dict) and not part.startswith("function-"):
-            out.append(part)  # a missing key
+            if node.get("type") != part:  # a model-level error of a tagged section ends in its tag
+                out.append(part)  # a missing key
     return tuple(out)
 
 

@@ -28,7 +28,7 @@ from imgpipe.spark import fs
 #: Options that change how fast a run goes, never what it writes: free to change on ``--resume``.
 SPEED_ONLY = frozenset(
     {"batch_size", "providers", "intra_op_threads", "timeout_s", "retries", "backoff_s", "max_backoff_s",
-     "scan_batch_size", "max_bytes_per_partition", "splits_per_region"}
+     "scan_batch_size", "max_bytes_per_partition", "splits_per_region", "transport", "protocol"}
 )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from imgpipe.report import FAILED, RunReport, images_in, inference_config, new_r
 from imgpipe.sinks import Sink, make_sink
 from imgpipe.sources import Source, make_source
 from imgpipe.spark import fs
+from imgpipe.spark.counts import add
 from imgpipe.spark.errors import describe_failure
 from imgpipe.spark.session import build_session, cores_per_task
 
@@ -159,6 +160,7 @@ def _run_chunks(
         collected.merge(counter.value)
         watch.committed(counter.value.counts)
     report.source_retries = source.retries()
+    report.gateways = source.gateways()
     return collected
 
 
@@ -177,7 +179,7 @@ def _finish(
     """Counts from the manifest; errors and duplicate keys from what the tasks brought back, or read back."""
     began = time.monotonic()
     for chunk_counts in plan.counts.values():
-        tally.add(report.counts, chunk_counts)
+        add(report.counts, chunk_counts)
     report.files_skipped = plan.skipped
     report.spark_app_id = spark.sparkContext.applicationId
     errors = None if report.chunks_skipped else ledger.collected_errors(collected, source.unique_keys)

@@ -23,9 +23,9 @@ from pyspark.sql import SparkSession
 from imgpipe import batch as B
 from imgpipe.pipeline import Pipeline
 from imgpipe.report import ERROR, OBJECTS, SECONDS, SIZE, SIZE_BUCKETS, TASK_SECONDS, TASKS
+from imgpipe.spark.counts import Counts, add
 from imgpipe.timings import StageTimes
 
-Counts = dict[str, float]
 #: Failed rows one task brings back with its counts; a task with more sends none and the run reads them back.
 MAX_ERRORS = 1000
 #: Key hashes the driver keeps to find repeated keys (8 bytes each); beyond, it reads the keys back.
@@ -51,12 +51,6 @@ class Tally:
         else:
             self.key_hashes += other.key_hashes
         return self
-
-
-def add(into: Counts, more: Counts) -> Counts:
-    for key, n in more.items():
-        into[key] = into.get(key, 0) + n
-    return into
 
 
 class _Merge(AccumulatorParam[Tally]):

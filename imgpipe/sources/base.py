@@ -42,6 +42,10 @@ class Source(Protocol):
     def retries(self) -> int:
         """Source calls retried after transient errors so far (0 where the reader retries on its own)."""
 
+    def gateways(self) -> dict[str, dict[str, int]]:
+        """Per service read through (HBase Thrift gateways): ``{"h1:9090": {"splits": 2, "rows": 8, "failovers": 1}}``;
+        ``{}`` for sources that Spark's own readers read."""
+
 
 def fused_results(df: DataFrame, run: BatchFn) -> tuple[DataFrame, int]:
     """For sources read by Spark's own readers: the fused pass over their DataFrame, and its task count."""

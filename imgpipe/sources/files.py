@@ -80,6 +80,9 @@ class FilesSource:
     def retries(self) -> int:
         return 0  # Spark's file reader retries by itself and does not count
 
+    def gateways(self) -> dict[str, dict[str, int]]:
+        return {}
+
 
 def _scan(spark: SparkSession, paths: list[str]) -> tuple[DataFrame | None, list[str]]:
     """binaryFile over ``paths``; files deleted since listing are left out and returned, never silently dropped."""

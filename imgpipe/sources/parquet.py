@@ -64,6 +64,9 @@ class ParquetSource:
     def retries(self) -> int:
         return 0
 
+    def gateways(self) -> dict[str, dict[str, int]]:
+        return {}
+
     def _check_columns(self, df: DataFrame) -> None:
         cfg = self.cfg
         have = set(df.columns)
