@@ -67,7 +67,7 @@ class FilesSource:
         Zero-length files come as empty bytes (Spark's scan skips them, and an empty upload must show up in
         ``errors`` rather than vanish); unreadable files, and files gone since listing, come with a reason.
         """
-        spark.conf.set("spark.sql.files.maxPartitionBytes", str(self.cfg.max_bytes_per_partition))
+        fs.size_splits(spark, self.cfg.max_bytes_per_partition)
         paths = [u[0] for u in units if len(u) == 2 and u[1] > 0]
         extra: list[tuple[str, bytes | None, str | None]] = [(u[0], b"", None) for u in units if len(u) == 2 and u[1] == 0]
         extra += [(u[0], None, u[2]) for u in units if len(u) == 3]

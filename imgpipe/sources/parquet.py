@@ -55,7 +55,7 @@ class ParquetSource:
 
     def read(self, spark: SparkSession, units: list[Any]) -> DataFrame:
         cfg = self.cfg
-        spark.conf.set("spark.sql.files.maxPartitionBytes", str(cfg.max_bytes_per_partition))
+        fs.size_splits(spark, cfg.max_bytes_per_partition)
         cols = [F.col(cfg.key_column).alias(B.KEY), F.col(cfg.image_column).alias(B.IMAGE)]
         cols += [F.col(name) for name in cfg.passthrough]
         df = spark.read.parquet(*(fs.literal(u) for u in units)).select(*cols)

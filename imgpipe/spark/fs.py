@@ -132,3 +132,17 @@ def literal(path: str) -> str:
 def from_uri(uri: str) -> str:
     """A path as Hadoop's ``Path(String)`` takes it, from the URI form Spark's ``inputFiles()`` gives (%-escaped)."""
     return unquote(uri)
+
+
+#: Read tasks per task slot Spark is asked for: several per slot, so no core idles while the last one finishes.
+TASKS_PER_SLOT = 4
+
+
+def size_splits(spark: SparkSession, max_bytes: int) -> None:
+    """Spark's file splits for the next read: at most ``max_bytes`` each, and at least ``TASKS_PER_SLOT`` per slot.
+
+    Spark cuts a scan into ``max(total / minPartitionNum, openCost)``-byte splits, capped by maxPartitionBytes;
+    by default minPartitionNum is the slot count, so a chunk ends with one long task per slot running alone.
+    """
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(max_bytes))
+    spark.conf.set("spark.sql.files.minPartitionNum", str(TASKS_PER_SLOT * spark.sparkContext.defaultParallelism))

@@ -33,6 +33,8 @@ def spark_conf(cfg: SparkConfig, *, verbose: bool = False) -> dict[str, str]:
         "spark.sql.execution.arrow.maxBytesPerBatch": str(cfg.max_bytes_per_batch),
         # Reused workers keep ONNX sessions loaded across tasks.
         "spark.python.worker.reuse": "true",
+        # Workers are forked from a daemon that has already imported NumPy, OpenCV, ONNX Runtime and imgpipe.
+        "spark.python.daemon.module": "imgpipe.spark.daemon",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
     }
