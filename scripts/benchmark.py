@@ -19,7 +19,7 @@ Other parts:
   hbase      HBase -> Parquet end to end on a table pre-split into 8 regions, against the parallel limit
              on the same images; and HBase read throughput (image cells only)
   overhead   fixed overhead: a --overhead-images run's whole-process wall time minus its session start
-  rss        peak Spark Python-worker RSS at --rss-sizes images (small repeated files, long side 640)
+  rss        peak Spark Python-worker RSS at --rss-sizes images (files repeating the 16 photos at 320 px)
   cpu        CPU seconds of an imgpipe run's process tree by role, Spark jobs and stages it triggers
 
 Prints the issue's ratio lines (see bench/ratios.py for which imgpipe figure enters each) and writes
@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -54,6 +55,8 @@ PARTS = ("inference", "peers", "hbase", "overhead", "rss", "cpu")
 DEFAULT_PARTS = "inference,peers,hbase,overhead,rss"
 VARIANTS = ("parallel-limit", "imgpipe", "imgpipe-local1", "ray-data", "daft", "spark-udf", "python-loop")
 SLOW = ("imgpipe-local1", "spark-udf", "python-loop")
+#: Long side of the RSS corpus: memory growth with corpus size is per row, small images keep 20,000 quick.
+RSS_SIDE = 320
 
 
 def ints(text: str) -> list[int]:
@@ -99,10 +102,10 @@ def overhead(args: argparse.Namespace, work: Path) -> Measurement:
 
 
 def rss(args: argparse.Namespace, work: Path) -> dict[str, Measurement]:
-    """One run per size (a peak, not a rate); many files repeating 48 small distinct images."""
+    """One run per size (a peak, not a rate); many files repeating the 16 photos at long side RSS_SIDE."""
     measured = {}
     for label, count in zip(("small", "large"), args.rss_sizes, strict=True):
-        corpus = Corpus(work, count, sides=(640,), name="rss")
+        corpus = Corpus(work, count, sides=(RSS_SIDE,), name="rss")
         sink = work / f"rss-out-{count}"
         config = write_config(work / f"rss-{count}.yaml", config_text(files_source(corpus.files), sink))
         shutil.rmtree(corpus.parquet)  # only the files are read here
@@ -218,24 +221,32 @@ def render(results: dict[str, Any]) -> list[str]:
     for size, variants in results["sizes"].items():
         lines += ratios.table(f"Inference, {size} images", variants)
         for name, m in variants.items():
-            lines += ratios.details(name, m)
+            if name != "failed":
+                lines += ratios.details(name, m)
     if "hbase" in results:
-        h = {k: v for k, v in results["hbase"].items() if isinstance(v, dict)}
+        h = {k: v for k, v in results["hbase"].items() if k != "regions"}
         lines += ratios.table("HBase -> Parquet end to end", h)
-        lines += ratios.details("imgpipe-hbase", h["imgpipe-hbase"])
+        if "imgpipe-hbase" in h:
+            lines += ratios.details("imgpipe-hbase", h["imgpipe-hbase"])
         lines += ratios.table("HBase read (image cells only)", results["hbase_read"], base=None)
     for key, title in (("overhead", "Fixed overhead"), ("rss", "Peak Python-worker RSS"), ("cpu", "CPU")):
         if key in results:
             entries = results[key].items() if key != "overhead" else [("imgpipe", results[key])]
             lines.append(f"\n{title}\n")
             for name, m in entries:
-                lines += ratios.details(name, m)
+                lines += ratios.details(name, m) if name != "failed" else [f"- FAILED: {m}"]
     lines.append("\nRatios\n")
     lines += [ratios.format_ratio(*r) for r in ratios.ratio_lines(results)]
     return lines
 
 
+def interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
+    # A stop signal unwinds like Ctrl-C, so HBase is stopped and child processes are killed on the way out.
+    signal.signal(signal.SIGTERM, interrupt)
     args = parse_args()
     work = Path(tempfile.mkdtemp(prefix="imgpipe-bench-"))
     os.environ.setdefault("IMGPIPE_MODEL_CACHE", str(work / "models"))

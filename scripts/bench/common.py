@@ -55,15 +55,24 @@ def build_pipeline_from(text: str, threads: int = 0) -> Any:
 def interleaved(repeats: int, variants: dict[str, Callable[[], Measurement]]) -> dict[str, Measurement]:
     """Run the variants A B C A B C ... and keep each field's median, so drift hits every variant alike."""
     runs: dict[str, list[Measurement]] = {name: [] for name in variants}
+    failed: dict[str, str] = {}
     for round_ in range(repeats):
         for name, fn in variants.items():
+            if name in failed:
+                continue
             began = time.monotonic()
-            m = fn()
+            try:
+                m = fn()
+            except Exception as exc:  # one broken variant must not cost the others' measurements
+                failed[name] = f"{type(exc).__name__}: {exc}"[-3000:]
+                log(f"  [{round_ + 1}/{repeats}] {name} FAILED, dropped from this run: {failed[name]}")
+                continue
             m["load1"] = os.getloadavg()[0]  # how busy the shared machine was as the variant finished
             runs[name].append(m)
             log(f"  [{round_ + 1}/{repeats}] {name}: {m['seconds']:.2f} s ({m['images'] / m['seconds']:.1f} img/s)"
                 f"  [{time.monotonic() - began:.0f} s]")
-    return {name: medians(ms) for name, ms in runs.items()}
+    out: dict[str, Any] = {name: medians(ms) for name, ms in runs.items() if ms and name not in failed}
+    return {**out, **({"failed": failed} if failed else {})}
 
 
 def medians(ms: Sequence[Measurement]) -> Measurement:

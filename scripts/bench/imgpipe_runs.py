@@ -41,6 +41,10 @@ def imgpipe_run(
     sampler = TreeSampler(child.pid).start() if sample else None
     try:
         stdout, stderr = child.communicate(timeout=timeout)
+    except BaseException:
+        child.kill()  # its Spark JVM exits with it
+        child.wait()
+        raise
     finally:
         if sampler is not None:
             sampler.stop()

@@ -26,7 +26,7 @@ def ratio_lines(results: dict[str, Any]) -> Iterator[tuple[str, float, str]]:
     for size, variants in results.get("sizes", {}).items():
         note = f"{size} images"
         if IMGPIPE not in variants:
-            continue
+            continue  # imgpipe failed at this size: no ratio to print
         mine = rate(variants[IMGPIPE])
         if LIMIT in variants:
             yield "imgpipe ÷ parallel limit", mine / rate(variants[LIMIT]), note
@@ -35,14 +35,14 @@ def ratio_lines(results: dict[str, Any]) -> Iterator[tuple[str, float, str]]:
                 yield f"imgpipe ÷ {peer}", mine / rate(variants[peer]), note
         if LOCAL1 in variants:
             yield "local[2] ÷ local[1]", mine / rate(variants[LOCAL1]), note
-    if "overhead" in results:
+    if "overhead" in results and "whole_s" in results["overhead"]:
         o = results["overhead"]
         yield "fixed overhead", o["whole_s"] - o["session_start_s"], f"{int(o['images'])} images, in seconds"
-    if "rss" in results:
+    if "rss" in results and {"small", "large"} <= set(results["rss"]):
         small, large = results["rss"]["small"], results["rss"]["large"]
         note = f"{int(large['images'])} vs {int(small['images'])} images"
         yield "peak worker RSS 20k ÷ 2k", large["peak_worker_rss_mib"] / small["peak_worker_rss_mib"], note
-    if "hbase" in results:
+    if "hbase" in results and {"imgpipe-hbase", LIMIT} <= set(results["hbase"]):
         h = results["hbase"]
         note = f"{int(h['imgpipe-hbase']['images'])} images, {h.get('regions', 8)} regions"
         yield "HBase → Parquet ÷ parallel limit", rate(h["imgpipe-hbase"]) / rate(h[LIMIT]), note
@@ -60,10 +60,14 @@ def table(title: str, variants: dict[str, Measurement], base: str | None = LIMIT
     yield "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     limit = rate(variants[base]) if base and base in variants else None
     for name, m in variants.items():
+        if name == "failed":
+            continue
         r = rate(m)
         vs = f"{r / limit:.2f}" if limit else ""
         whole = f"{m['whole_s']:.1f} | {m['images'] / m['whole_s']:.1f}" if "whole_s" in m else " | "
         yield f"| {name} | {int(m['images'])} | {m['seconds']:.2f} | {r:.1f} | {vs} | {whole} |"
+    for name, why in variants.get("failed", {}).items():
+        yield f"\n{name} FAILED: {why}"
 
 
 def details(name: str, m: Measurement) -> Iterator[str]:

@@ -122,7 +122,10 @@ def main(parquet: Path, out: Path, cores: int) -> None:
     from imgpipe.spark.session import build_session
 
     pipeline = build_pipeline_from(config_text(parquet_source(parquet), "/tmp/unused", FULL_DECODE))
-    spark = build_session(SparkConfig(master=f"local[{cores}]", conf={"spark.sql.files.maxPartitionBytes": "64m"}))
+    # 4g: with the 1g default driver heap the 2 MB tensor rows in flight ran the local JVM out of memory
+    # at 1,000 images (an OutOfMemoryError in a task thread ends a local-mode JVM).
+    conf = {"spark.sql.files.maxPartitionBytes": "64m", "spark.driver.memory": "4g"}
+    spark = build_session(SparkConfig(master=f"local[{cores}]", conf=conf))
     try:
         start = time.monotonic()
         build_job(spark, pipeline, parquet, out)
