@@ -208,6 +208,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return results
 
 
+def busy_loads(node: Any) -> list[float]:
+    """Every ``load1`` recorded in the results: how busy the machine was as each variant finished."""
+    if isinstance(node, dict):
+        return [float(v) for k, v in node.items() if k == "load1"] + [x for v in node.values() for x in busy_loads(v)]
+    return []
+
+
 def save(path: Path, results: dict[str, Any]) -> None:
     results["ratios"] = {f"{label} ({note})": value for label, value, note in ratios.ratio_lines(results)}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -235,6 +242,10 @@ def render(results: dict[str, Any]) -> list[str]:
             lines.append(f"\n{title}\n")
             for name, m in entries:
                 lines += ratios.details(name, m) if name != "failed" else [f"- FAILED: {m}"]
+    busiest = max(busy_loads(results), default=0.0)
+    if busiest > results["cores"]:
+        lines.append(f"\nWARNING: the machine was busy (load average up to {busiest:.1f} on {results['cores']} cores "
+                     "as variants finished): other work shared the cores, so these ratios carry that noise.")
     lines.append("\nRatios\n")
     lines += [ratios.format_ratio(*r) for r in ratios.ratio_lines(results)]
     return lines
