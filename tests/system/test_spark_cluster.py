@@ -30,7 +30,8 @@ SCRIPTS = REPO / "scripts" / "spark"
 @pytest.fixture(scope="module")
 def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     state = tmp_path_factory.mktemp("spark-cluster")
-    env = {**os.environ, "PYTHON": sys.executable}
+    # A loaded machine can take minutes to register a worker; the script's own default is 90 s.
+    env = {**os.environ, "PYTHON": sys.executable, "SPARK_CLUSTER_TIMEOUT": "240"}
     cmd = [str(SCRIPTS / "start-cluster.sh"), str(state), str(free_port()), "2", "2g"]
     started = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, check=False)
     try:
