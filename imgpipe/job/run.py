@@ -29,7 +29,7 @@ from imgpipe.sources import Source, make_source
 from imgpipe.spark import fs
 from imgpipe.spark.counts import add
 from imgpipe.spark.errors import describe_failure
-from imgpipe.spark.session import build_session, cores_per_task
+from imgpipe.spark.session import cores_per_task, spark_job
 
 log = logging.getLogger("imgpipe.job")
 
@@ -41,11 +41,8 @@ def run_job(
 
     ``progress``: ``bar`` (a live bar on a terminal), ``lines`` (a timestamped line now and then) or ``off``.
     """
-    spark = build_session(loaded.job.spark, verbose=verbose)
-    try:
+    with spark_job(loaded.job.spark, "the job", verbose=verbose) as spark:
         return run_on(spark, loaded, pipeline, resume=resume, progress=progress)
-    finally:
-        spark.stop()
 
 
 def run_on(

@@ -7,10 +7,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from imgpipe.config.sections import SparkConfig
 from imgpipe.errors import ImgpipeError
+from imgpipe.spark.classcache import ClassCache, class_cache
 from imgpipe.spark.errors import describe_failure
 from imgpipe.spark.quiet import jvm_stderr_filtered, log4j_config
 
@@ -25,7 +27,7 @@ def is_local(master: str) -> bool:
     return master == "local" or master.startswith("local[")
 
 
-def spark_conf(cfg: SparkConfig, *, verbose: bool = False) -> dict[str, str]:
+def spark_conf(cfg: SparkConfig, *, verbose: bool = False, classes: ClassCache | None = None) -> dict[str, str]:
     """Our defaults first, then every ``spark.*`` key from the YAML, which wins (JVM options are joined)."""
     conf: dict[str, str] = {
         # Images are large: Spark's default of 10000 rows per Arrow batch would hold gigabytes per task.
@@ -47,6 +49,7 @@ def spark_conf(cfg: SparkConfig, *, verbose: bool = False) -> dict[str, str]:
         conf["spark.ui.enabled"] = "false"
     driver = [] if verbose else [f"-Dlog4j2.configurationFile={log4j_config()}"]
     driver += [LOCAL_JVM_OPTIONS] if is_local(cfg.master) else []
+    driver += [classes.java_options()] if classes is not None else []
     user = {k: _conf_value(v) for k, v in cfg.conf.items()}
     if driver:
         # The user's options come last: the JVM takes the last of two settings of one flag.
@@ -59,9 +62,9 @@ def _conf_value(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def build_session(cfg: SparkConfig, *, verbose: bool = False) -> SparkSession:
+def build_session(cfg: SparkConfig, *, verbose: bool = False, classes: ClassCache | None = None) -> SparkSession:
     """The session for a run; its JVM's start-up lines are kept from the terminal unless ``verbose``."""
-    conf = spark_conf(cfg, verbose=verbose)
+    conf = spark_conf(cfg, verbose=verbose, classes=classes)
     os.environ.setdefault("PYSPARK_PYTHON", conf.get("spark.pyspark.python", sys.executable))
     if is_local(cfg.master):
         # Without it Spark resolves the hostname and may bind to an interface other than loopback.
@@ -79,9 +82,12 @@ def build_session(cfg: SparkConfig, *, verbose: bool = False) -> SparkSession:
 
 
 @contextmanager
-def spark_job(cfg: SparkConfig, what: str) -> Iterator[SparkSession]:
-    """A session for one command, stopped afterwards; a failure becomes an ``ImgpipeError`` naming its root cause."""
-    spark = build_session(cfg)
+def spark_job(cfg: SparkConfig, what: str, *, verbose: bool = False) -> Iterator[SparkSession]:
+    """A session for one command, in a JVM of its own, stopped afterwards; a failure becomes an ``ImgpipeError``
+    naming its root cause. A local JVM maps the class archive (``imgpipe.spark.classcache``), or writes it."""
+    fresh = SparkContext._gateway is None  # a JVM this process started earlier is not ours to end
+    classes = class_cache(LOCAL_JVM_OPTIONS) if fresh and is_local(cfg.master) else None
+    spark = build_session(cfg, verbose=verbose, classes=classes)
     try:
         yield spark
     except ImgpipeError:
@@ -90,6 +96,8 @@ def spark_job(cfg: SparkConfig, what: str) -> Iterator[SparkSession]:
         raise ImgpipeError(f"{what} failed: {describe_failure(exc)}") from exc
     finally:
         spark.stop()
+        if classes is not None:
+            classes.finish()
 
 
 def cores_per_task(session: SparkSession) -> int:

@@ -2,7 +2,7 @@
 
     python -m bench.imgpipe_cli TIMINGS_JSON run CONFIG [--set ...]
 
-Wraps ``imgpipe.job.run.build_session`` and ``run_on`` (which ``run_job`` looks up at call time) to
+Wraps ``imgpipe.spark.session.build_session`` and ``imgpipe.job.run.run_on`` (looked up at call time) to
 time the Spark session start and the run itself, and counts the Spark jobs and stages the run triggered
 (the status tracker's jobs without a group, read before the session stops). Then calls the CLI's
 ``main``; the timings go to TIMINGS_JSON as the process ends.
@@ -18,10 +18,11 @@ from typing import Any
 STARTED = time.monotonic()
 
 import imgpipe.job.run as job  # noqa: E402
+import imgpipe.spark.session as session  # noqa: E402
 from imgpipe.cli import main  # noqa: E402
 
 timings: dict[str, float] = {"imports_s": time.monotonic() - STARTED}
-_build_session, _run_on = job.build_session, job.run_on
+_build_session, _run_on = session.build_session, job.run_on
 
 
 def build_session(cfg: Any, **kwargs: Any) -> Any:
@@ -45,7 +46,7 @@ def run_on(spark: Any, *args: Any, **kwargs: Any) -> Any:
         timings["after_run_on_at_s"] = time.monotonic() - STARTED
 
 
-job.build_session, job.run_on = build_session, run_on
+session.build_session, job.run_on = build_session, run_on
 
 if __name__ == "__main__":
     out, sys.argv = sys.argv[1], [sys.argv[0], *sys.argv[2:]]
