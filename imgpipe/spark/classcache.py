@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +74,17 @@ def class_cache(jvm_options: str) -> ClassCache | None:
         return ClassCache(archive, None)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        _forget_abandoned(folder)
     except OSError:
         return None
     return ClassCache(archive, folder / f"{archive.name}.{os.getpid()}.tmp")
+
+
+def _forget_abandoned(folder: Path) -> None:
+    """Half-written archives of runs that were killed before their JVM could finish (an hour is plenty)."""
+    for tmp in folder.glob("*.jsa.*.tmp"):
+        if time.time() - tmp.stat().st_mtime > 3600:
+            tmp.unlink(missing_ok=True)
 
 
 def _java() -> Path | None:
