@@ -17,11 +17,13 @@ SCRIPTS = REPO / "scripts"
 SHARED = Path(os.environ.get("IMGPIPE_SHARED", REPO.parent / "shared"))
 os.environ.setdefault("IMGPIPE_MODEL_MIRROR", str(SHARED / "models"))
 
+#: ONNX Runtime execution providers for both models (scripts/gpu-check.sh sets CUDA first).
+PROVIDERS = os.environ.get("IMGPIPE_BENCH_PROVIDERS", "CPUExecutionProvider")
 #: The issue's models and crop: YOLOX-Nano, top-3 crops of at least 32 px, MobileNetV2-int8.
-MODELS = """
-detect: {model: yolox-nano, score_threshold: 0.3}
-crop: {top_k: 3, min_size: 32}
-embed: {model: mobilenetv2-int8}
+MODELS = f"""
+detect: {{model: yolox-nano, score_threshold: 0.3, providers: [{PROVIDERS}]}}
+crop: {{top_k: 3, min_size: 32}}
+embed: {{model: mobilenetv2-int8, providers: [{PROVIDERS}]}}
 """
 #: The plain loop and Spark's own path decode every JPEG at full size, as a script without imgpipe would.
 FULL_DECODE = "decode: {reduced_decode_min_side: null}\n"
