@@ -26,6 +26,7 @@ from imgpipe import batch as B
 from imgpipe.config import secrets
 from imgpipe.config.inference import CropConfig
 from imgpipe.config.sections import DecodeConfig
+from imgpipe.runtime.model import ResolvedModel
 from imgpipe.stages.crop import Crop, NoObjectsError, crop_objects, uncut
 from imgpipe.stages.decode import Decoded, DecodeFailure, decode_image
 from imgpipe.stages.detect import Detections, Detector
@@ -92,6 +93,12 @@ class Pipeline:
         detector = self.detector.with_threads(self.detector.intra_op_threads or n) if self.detector else None
         embedder = self.embedder.with_threads(self.embedder.intra_op_threads or n) if self.embedder else None
         return replace(self, detector=detector, embedder=embedder, threads=n)
+
+    def with_models(self, change: Callable[[ResolvedModel], ResolvedModel]) -> Pipeline:
+        """The same pass with each stage's model replaced by ``change(model)`` (the job ships models this way)."""
+        detector = self.detector.with_model(change(self.detector.model)) if self.detector else None
+        embedder = self.embedder.with_model(change(self.embedder.model)) if self.embedder else None
+        return replace(self, detector=detector, embedder=embedder)
 
     def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
         fields = [input_schema.field(B.KEY)]

@@ -24,6 +24,9 @@ Examples:
   imgpipe run nightly.yaml --dry-run       # validate, resolve models, print the plan; no Spark
 """
 
+#: Set in the root context's object by ``submit_main``: spark-submit started this process and owns the session.
+SPARK_SUBMIT = "spark_submit"
+
 set_option = click.option(
     "--set",
     "overrides",
@@ -39,7 +42,8 @@ set_option = click.option(
 @set_option
 @click.option("--dry-run", is_flag=True, help="Validate, resolve models and print the plan; start no Spark.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted run; chunks already committed are skipped.")
-def run(config: str, overrides: tuple[str, ...], dry_run: bool, resume: bool) -> None:
+@click.pass_context
+def run(ctx: click.Context, config: str, overrides: tuple[str, ...], dry_run: bool, resume: bool) -> None:
     """Run the job described by CONFIG (a YAML file)."""
     loaded = load_config(config, overrides)
     check_paths(loaded, resume=resume)
@@ -49,7 +53,8 @@ def run(config: str, overrides: tuple[str, ...], dry_run: bool, resume: bool) ->
         return
     from imgpipe.job import run_job  # imports pyspark: only when a job really runs
 
-    report = run_job(loaded, pipeline, resume=resume)
+    submitted = bool((ctx.find_root().obj or {}).get(SPARK_SUBMIT))
+    report = run_job(loaded, pipeline, resume=resume, submitted=submitted)
     click.echo(loaded.raw.redact(report.format_text()))
     if report.error_rate_exceeded:
         raise ErrorRateExceeded(

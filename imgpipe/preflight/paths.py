@@ -27,7 +27,7 @@ RESERVED = {
 
 def check_paths(loaded: LoadedConfig, *, resume: bool = False) -> None:
     """Raise one ``ConfigError`` listing every unreadable input and every unsafe output."""
-    problems = _check_source(loaded) + _check_outputs(loaded, resume)
+    problems = _check_source(loaded) + _check_outputs(loaded, resume) + _check_pack(loaded)
     if problems:
         raise config_error(loaded.raw.source, problems)
 
@@ -80,6 +80,20 @@ def _readable(loaded: LoadedConfig, loc: Loc, path: str) -> list[str]:
         return [loaded.problem(loc, f"{path!r} does not exist")]
     if not os.access(local, os.R_OK):
         return [loaded.problem(loc, f"{path!r} is not readable")]
+    return []
+
+
+def _check_pack(loaded: LoadedConfig) -> list[str]:
+    """``spark.pack``, when local, is a readable file (a remote archive is fetched by Spark itself)."""
+    pack = loaded.job.spark.pack
+    if pack is None or not locate(pack).is_local:
+        return []
+    local = _local_text(pack)
+    if not os.path.isfile(local):
+        what = "is a folder" if os.path.isdir(local) else "does not exist"
+        return [loaded.problem(("spark", "pack"), f"expected an archive built by `imgpipe pack`, but {pack!r} {what}")]
+    if not os.access(local, os.R_OK):
+        return [loaded.problem(("spark", "pack"), f"{pack!r} is not readable")]
     return []
 
 
