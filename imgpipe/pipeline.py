@@ -26,6 +26,7 @@ from imgpipe import batch as B
 from imgpipe.config import secrets
 from imgpipe.config.inference import CropConfig
 from imgpipe.config.sections import DecodeConfig
+from imgpipe.errors import ModelError
 from imgpipe.runtime.model import ResolvedModel
 from imgpipe.stages.crop import Crop, NoObjectsError, crop_objects, uncut
 from imgpipe.stages.decode import Decoded, DecodeFailure, decode_image
@@ -165,10 +166,13 @@ class Pipeline:
             row.decoded = None
 
     def _isolate(self, group: list[_Row], stage: str, step: Callable[[Sequence[_Row]], None]) -> None:
-        """Run ``step`` on the group; if it raises, rerun image by image so only the culprit fails."""
+        """Run ``step`` on the group; if it raises, rerun image by image so only the culprit fails. A model that
+        cannot be loaded here is no image's fault: it fails the task, which Spark retries (elsewhere)."""
         try:
             step(group)
             return
+        except ModelError:
+            raise  # a model this worker cannot load (missing, wrong sha256) fails every image: fail the task
         except Exception as exc:
             if len(group) == 1:
                 group[0].fail(stage, B.REASON_INTERNAL, f"{type(exc).__name__}: {exc}")

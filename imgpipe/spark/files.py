@@ -42,12 +42,20 @@ def ship_models(spark: SparkSession, pipeline: Pipeline) -> Pipeline:
 def _ship(spark: SparkSession, model: ResolvedModel) -> ResolvedModel:
     name = shipped_name(model)
     link = _staging(spark) / name
-    if not link.is_symlink():
-        # A link, not a copy: Spark reads the file when an executor fetches it, under the link's name.
-        os.symlink(os.path.realpath(model.path), link)
+    if not link.exists():
+        _link_or_copy(Path(model.path), link)
         spark.sparkContext.addFile(str(link))
         log.info("shipping model %s (%s) to the executors as %s", model.name, model.path, name)
     return replace(model, shipped=Shipped(name, shipped_path))
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the filesystem allows (no copy of a large model); Spark ships the file under the
+    link's own name. Not a symlink: Spark resolves those and would ship the target's name."""
+    try:
+        os.link(os.path.realpath(source), target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 #: Per application: Spark serves an added file from its path for the application's whole life (executors that

@@ -86,6 +86,8 @@ def test_a_missing_shipped_copy_is_a_model_error_not_a_download(pipeline: Pipeli
     (executor_files / moved.detector.model.shipped.name).unlink()
     with pytest.raises(ModelError, match="cannot read"):
         moved.detector([np.zeros((32, 32, 3), np.uint8)])
+    with pytest.raises(ModelError, match="cannot read"):  # the task fails; the image is not blamed
+        moved.process(dog())
 
 
 def test_shipped_names_carry_the_sha256_so_two_files_of_one_name_never_collide(pipeline: Pipeline) -> None:
