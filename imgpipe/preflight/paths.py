@@ -1,4 +1,5 @@
-"""Path checks before Spark starts: the source is readable, and every folder the run writes into is safe.
+"""Path checks before Spark starts: the source is readable, every folder the run writes into is safe, and a local
+``spark.pack`` archive is there.
 
 Safe means: not empty, not a filesystem root, not overlapping the source in either direction, creatable, and
 (``imgpipe.outputs``) holding nothing under imgpipe's names that imgpipe did not write. Remote paths (hdfs://,

@@ -21,16 +21,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyspark
 import pytest
 
 from imgpipe import batch as B
-from tests.helpers import REPO, SHARED_IMAGES, free_port, photo_paths, process_args, service_unavailable
+from imgpipe.config.sections import DecodeConfig
+from imgpipe.stages.decode import DecodeFailure, decode_image
+from tests.helpers import REPO, free_port, photo_paths, process_args, service_unavailable
 from tests.spark_helpers import read_rows
 
 pytestmark = pytest.mark.system
 
 SCRIPTS = REPO / "scripts" / "spark"
-SPARK_SUBMIT = Path(sys.executable).parent / "spark-submit"
+#: pyspark's own copy of Spark: spark-submit, spark-class and the jars.
+SPARK_HOME = Path(pyspark.__file__).parent
 #: The driver's own settings; the executors get none of these.
 DRIVER_ONLY = ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_HOME")
 
@@ -64,7 +69,8 @@ def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([Path(sys.base_prefix) / "bin" / "python3", "-m", "venv", "--without-pip", venv], check=True)
     python = venv / "bin" / "python"
     for module in ("imgpipe", "onnxruntime", "cv2"):
-        probe = subprocess.run([python, "-c", f"import {module}"], capture_output=True, env={}, check=False)
+        # From the venv's folder: the working folder is on sys.path, and the checkout's holds imgpipe.
+        probe = subprocess.run([python, "-c", f"import {module}"], cwd=venv, capture_output=True, env={}, check=False)
         assert probe.returncode != 0, f"the workers' Python must not import {module}"
     return python
 
@@ -138,15 +144,16 @@ def test_spark_submit_with_the_entry_point_gives_the_same_output(
 ) -> None:
     entry = imgpipe("entrypoint").stdout.strip()
     out = tmp_path / "out"
-    submit = [str(SPARK_SUBMIT), "--master", cluster.master, "--conf", f"spark.pyspark.driver.python={sys.executable}",
+    submit = [str(SPARK_HOME / "bin" / "spark-submit"), "--master", cluster.master, "--conf", f"spark.pyspark.driver.python={sys.executable}",
               "--conf", "spark.driver.host=127.0.0.1", entry]  # fmt: skip
     config = _cluster_config(tmp_path, cluster, packed)
-    done = _run([*submit, config, *_demo_sets(demo_photos, out), "--set", "spark.master=local[1]"], timeout=600)
+    done = _run([*submit, config, *_demo_sets(demo_photos, out), "--set", "spark.master=local[1]"], timeout=600,
+                SPARK_HOME=str(SPARK_HOME))
     assert done.returncode == 0, done.stderr[-4000:]
     assert f"on {cluster.master}" in done.stdout, "spark-submit's master wins over the YAML's"
     _assert_same_results(_by_key(out), local_rows)
 
-    invalid = _run([*submit, config, "--set", "detect.model=yolox-nan"], timeout=300)
+    invalid = _run([*submit, config, "--set", "detect.model=yolox-nan"], timeout=300, SPARK_HOME=str(SPARK_HOME))
     assert invalid.returncode == 2, invalid.stderr[-3000:]
     assert "Did you mean 'yolox-nano'?" in invalid.stderr
 
@@ -154,12 +161,12 @@ def test_spark_submit_with_the_entry_point_gives_the_same_output(
 def test_a_worker_killed_mid_run_loses_nothing(cluster: Cluster, packed: Path, tmp_path: Path) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
-    for copy in range(3):
+    for copy in range(2):
         for path in photo_paths():
             (photos / f"{copy}-{path.name}").write_bytes(path.read_bytes())
     out = tmp_path / "out"
     config = _cluster_config(tmp_path, cluster, packed)
-    sets = ["--set", f"source.path={photos}", "--set", f"sink.path={out}", "--set", "source.max_bytes_per_partition=600k"]
+    sets = ["--set", f"source.path={photos}", "--set", f"sink.path={out}", "--set", "source.max_bytes_per_partition=400k"]
     run = subprocess.Popen([sys.executable, "-m", "imgpipe", "run", config, *sets], env=_clean_env(),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
@@ -172,7 +179,7 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster: Cluster, packed: Path, t
     assert run.returncode == 0, stderr[-4000:]
     rows = read_rows(out / "results")
     keys = [r[B.KEY] for r in rows]
-    assert len(keys) == len(set(keys)) == 3 * len(photo_paths()), "every key exactly once"
+    assert len(keys) == len(set(keys)) == 2 * len(photo_paths()), "every key exactly once"
     assert {r[B.STATUS] for r in rows} == {B.STATUS_OK}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["images_ok"] == len(keys) and summary["tasks_retried"] >= 1, summary
@@ -248,8 +255,10 @@ def imgpipe(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProc
     return _run([sys.executable, "-m", "imgpipe", *map(str, args)], timeout=timeout)
 
 
-def _run(cmd: list[str | Path], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, env=_clean_env())
+def _run(cmd: list[str | Path], timeout: float, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, env={**_clean_env(), **env}
+    )
 
 
 def _clean_env() -> dict[str, str]:
@@ -263,12 +272,34 @@ def _by_key(out: Path) -> dict[Any, dict[str, Any]]:
 
 def _assert_same_results(got: dict[Any, dict[str, Any]], want: dict[Any, dict[str, Any]]) -> None:
     assert sorted(got) == sorted(want)
+    unstable = _decoded_differently_each_time(want)
+    assert len(unstable) <= 1, f"expected at most the demo's float64 TIFF to decode unstably, but got {unstable}"
     for key, row in want.items():
         other = got[key]
-        assert other[B.STATUS] == row[B.STATUS], key
+        assert (other[B.STATUS], other[B.WIDTH], other[B.HEIGHT]) == (row[B.STATUS], row[B.WIDTH], row[B.HEIGHT]), key
+        if key in unstable:
+            continue
         assert [o["label_name"] for o in other[B.OBJECTS]] == [o["label_name"] for o in row[B.OBJECTS]], key
         for a, b in zip(other[B.OBJECTS], row[B.OBJECTS], strict=True):
             assert math.isclose(a["score"], b["score"], abs_tol=1e-5), key
             assert a["box"] == pytest.approx(b["box"], abs=1e-3), key
             assert a["embedding"] == pytest.approx(b["embedding"], abs=1e-5), key
         assert other[B.IMAGE_EMBEDDING] == pytest.approx(row[B.IMAGE_EMBEDDING], abs=1e-5), key
+
+
+def _decoded_differently_each_time(rows: dict[Any, dict[str, Any]]) -> set[Any]:
+    """Keys whose bytes OpenCV decodes to different pixels from one call to the next, in one process: the demo's
+    multipage_rgb.tif (float64 samples; OpenCV warns it cannot handle them and leaves pixels unset), whose
+    results differ between any two runs, local ones included. Their pixels prove nothing about shipping."""
+    unstable = set()
+    for key in rows:
+        data = Path(str(key).removeprefix("file:")).read_bytes()
+        decoded = []
+        for _ in range(4):
+            try:
+                decoded.append(decode_image(data, DecodeConfig()).pixels)
+            except DecodeFailure:
+                break
+        if any(not np.array_equal(d, decoded[0]) for d in decoded[1:]):
+            unstable.add(key)
+    return unstable
