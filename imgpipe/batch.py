@@ -29,6 +29,8 @@ IMAGE_EMBEDDING = "image_embedding"
 DETECT_MODEL = "detect_model"
 EMBED_MODEL = "embed_model"
 RUN_ID = "run_id"
+#: With ``sink.explode: true``: the object's position in its image's ``objects`` list (null for an image without).
+OBJECT_INDEX = "object_index"
 
 #: The narrow per-image record the job reads back after commit for counts, errors and resume.
 LEDGER = (KEY, STATUS, ERROR_STAGE, ERROR_REASON, ERROR, RUN_ID)

@@ -56,12 +56,16 @@ def foreign(root: str, listdir: ListDir) -> list[str]:
     return [problem for name in (RESULTS, ERRORS, STATUS) for problem in _foreign_in_dataset(join(root, name), listdir)]
 
 
+def strangers(folder: str, listdir: ListDir) -> list[str]:
+    """The names in the dataset folder ``folder`` that Spark's writer did not put there, sorted."""
+    return sorted(name for name, is_dir in listdir(folder) or [] if not _spark_output(name, is_dir))
+
+
 def _foreign_in_dataset(folder: str, listdir: ListDir) -> list[str]:
-    entries = listdir(folder)
-    strangers = [name for name, is_dir in entries or [] if not _spark_output(name, is_dir)]
-    if not strangers:
+    odd = strangers(folder, listdir)
+    if not odd:
         return []
-    shown = ", ".join(sorted(strangers)[:5]) + (" ..." if len(strangers) > 5 else "")
+    shown = ", ".join(odd[:5]) + (" ..." if len(odd) > 5 else "")
     return [
         f"{folder} holds files imgpipe did not write ({shown}); imgpipe never replaces what it did not write. "
         "Move them away, or choose another sink.path / run.report_dir"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import cv2
@@ -32,6 +33,7 @@ from imgpipe.stages.crop import Crop, NoObjectsError, crop_objects, uncut
 from imgpipe.stages.decode import Decoded, DecodeFailure, decode_image
 from imgpipe.stages.detect import Detections, Detector
 from imgpipe.stages.embed import Embedder
+from imgpipe.timings import StageTimes
 
 log = logging.getLogger("imgpipe.pipeline")
 
@@ -113,7 +115,7 @@ class Pipeline:
         fields.append(pa.field(B.RUN_ID, pa.string()))
         return pa.schema(fields)
 
-    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def __call__(self, batches: Iterator[pa.RecordBatch], times: StageTimes | None = None) -> Iterator[pa.RecordBatch]:
         secrets.remember(self.secrets)
         secrets.executor_logging()
         if self.threads:
@@ -121,10 +123,14 @@ class Pipeline:
             cv2.setNumThreads(self.threads)
         for batch in batches:
             if batch.num_rows:
-                yield self.process(batch)
+                yield self.process(batch, times)
 
-    def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """Run every stage over one Arrow batch; one output row per input row, always."""
+    def process(self, batch: pa.RecordBatch, times: StageTimes | None = None) -> pa.RecordBatch:
+        """Run every stage over one Arrow batch; one output row per input row, always.
+
+        ``times`` collects seconds per stage (decode, detect, crop, embed; ``write`` for building the output).
+        """
+        times = times if times is not None else StageTimes()
         keys = batch.column(B.KEY).to_pylist()
         images = batch.column(B.IMAGE)
         unread = batch.column(B.READ_ERROR).to_pylist() if B.READ_ERROR in batch.schema.names else [None] * len(keys)
@@ -135,15 +141,17 @@ class Pipeline:
             if unread[i] is not None:
                 row.fail("read", B.REASON_UNREADABLE, str(unread[i]))
                 continue
-            self._decode(row, images[i].as_py())
+            with times.stage("decode"):
+                self._decode(row, images[i].as_py())
             if row.decoded is not None:
                 group.append(row)
                 held += row.decoded.pixels.nbytes
             if held >= self.max_batch_bytes:
-                self._infer(group)
+                self._infer(group, times)
                 group, held = [], 0
-        self._infer(group)
-        return self._to_arrow(batch, rows)
+        self._infer(group, times)
+        with times.stage("write"):
+            return self._to_arrow(batch, rows)
 
     def _decode(self, row: _Row, data: bytes | None) -> None:
         try:
@@ -154,14 +162,15 @@ class Pipeline:
         except Exception as exc:  # a decoder bug must cost one image, not the task
             row.fail("decode", B.REASON_INTERNAL, f"{type(exc).__name__}: {exc}")
 
-    def _infer(self, group: list[_Row]) -> None:
+    def _infer(self, group: list[_Row], times: StageTimes) -> None:
         """Models on a group of decoded images; pixels are released as soon as the group is done."""
         if not group:
             return
         if self.detector is not None:
-            self._isolate(group, "detect", self._detect_and_crop)
+            self._isolate(group, "detect", partial(self._detect_and_crop, times=times))
         if self.embedder is not None:
-            self._isolate([r for r in group if r.ok], "embed", self._embed)
+            with times.stage("embed"):
+                self._isolate([r for r in group if r.ok], "embed", self._embed)
         for row in group:
             row.decoded = None
 
@@ -181,10 +190,15 @@ class Pipeline:
         for row in group:
             self._isolate([row], stage, step)
 
-    def _detect_and_crop(self, group: Sequence[_Row]) -> None:
+    def _detect_and_crop(self, group: Sequence[_Row], times: StageTimes) -> None:
         assert self.detector is not None
         decoded = [r.decoded for r in group if r.decoded is not None]
-        found = self.detector([d.pixels for d in decoded])
+        with times.stage("detect"):
+            found = self.detector([d.pixels for d in decoded])
+        with times.stage("crop"):
+            self._crop(group, decoded, found)
+
+    def _crop(self, group: Sequence[_Row], decoded: list[Decoded], found: list[Detections]) -> None:
         for row, dec, det in zip(group, decoded, found, strict=True):
             if self.crop is None:  # detect only: every detection the detect section allows, nothing cut
                 row.crops = uncut(_to_original(det, dec))

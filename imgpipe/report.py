@@ -9,11 +9,35 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from imgpipe.batch import STATUS_OK
+from imgpipe.config.job import JobConfig
+from imgpipe.runtime.resolve import looks_like_path
+from imgpipe.timings import STAGES
 
 RUNNING, SUCCEEDED, TOO_MANY_ERRORS, FAILED = "running", "succeeded", "too_many_errors", "failed"
+#: The config sections that decide what a vector means; ``imgpipe search`` rebuilds its query pass from them.
+INFERENCE_SECTIONS = ("decode", "detect", "crop", "embed")
+
+# The keys of the counts the tasks keep (``imgpipe.job.tally``): ``ok``, ``error:<reason>``, ``objects:<label>``,
+# ``size:<bucket>``, ``seconds:<stage>``, and the number and total seconds of tasks.
+ERROR, OBJECTS, SIZE, SECONDS = "error:", "objects:", "size:", "seconds:"
+TASKS, TASK_SECONDS = "tasks", "task_seconds"
+#: Long-side buckets of ``images_by_size``: (label, smallest long side in the bucket).
+SIZE_BUCKETS = (("<256", 0), ("256-511", 256), ("512-1023", 512), ("1024-2047", 1024), (">=2048", 2048))
+
+
+def images_in(counts: dict[str, float]) -> int:
+    """How many images a tally counted: every outcome, ``ok`` or ``error:<reason>``."""
+    return int(sum(n for key, n in counts.items() if key == STATUS_OK or key.startswith(ERROR)))
+
+
+def new_run_id() -> str:
+    """A fresh run's id when the config sets none (and ``imgpipe.spark.infer``'s default): the UTC time, sortable."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 @dataclass
@@ -26,9 +50,9 @@ class RunReport:
     #: Why the run failed (status ``failed``).
     error: str | None = None
     read_tasks: int = 0
-    #: Every image of the run (processed now, or committed by an earlier, interrupted attempt) by outcome:
-    #: ``ok`` and ``error:<reason>``, as the tasks counted them (``imgpipe.job.tally``).
-    outcomes: dict[str, int] = field(default_factory=dict)
+    #: What the tasks counted over every chunk of the run (processed now, or committed by an earlier,
+    #: interrupted attempt); the outcome, label, size and stage figures below are read from it.
+    counts: dict[str, float] = field(default_factory=dict)
     #: Images this invocation read and committed; ``--resume`` leaves out the chunks already done.
     images_processed: int = 0
     images_already_committed: int = 0
@@ -41,22 +65,52 @@ class RunReport:
     executors: dict[str, int] = field(default_factory=dict)
     #: Task attempts that failed and were run again (a lost executor, a crashed Python worker).
     tasks_retried: int = 0
+    #: Per HBase Thrift gateway, this invocation's splits (finished through it), rows read and failovers away.
+    gateways: dict[str, dict[str, int]] = field(default_factory=dict)
     wall_seconds: float = 0.0
     max_error_rate: float = 0.0
     chunks_total: int = 0
     chunks_skipped: int = 0
     models: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: decode/detect/crop/embed as run, model paths made absolute (see ``inference_config``).
+    inference: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    spark_app_id: str | None = None
     started_at: str = ""
     finished_at: str = ""
 
+    def _counted(self, prefix: str) -> dict[str, int]:
+        return {k[len(prefix) :]: int(n) for k, n in sorted(self.counts.items()) if k.startswith(prefix)}
+
     @property
     def images_ok(self) -> int:
-        return self.outcomes.get(STATUS_OK, 0)
+        return int(self.counts.get(STATUS_OK, 0))
 
     @property
     def errors_by_reason(self) -> dict[str, int]:
-        return {key.split(":", 1)[1]: n for key, n in sorted(self.outcomes.items()) if key.startswith("error:")}
+        return self._counted(ERROR)
+
+    @property
+    def objects_by_label(self) -> dict[str, int]:
+        return dict(sorted(self._counted(OBJECTS).items(), key=lambda item: -item[1]))
+
+    @property
+    def images_by_size(self) -> dict[str, int]:
+        """Images by their long side, in pixels."""
+        sizes = self._counted(SIZE)
+        return {label: sizes.get(label, 0) for label, _ in SIZE_BUCKETS}
+
+    @property
+    def task_seconds(self) -> float:
+        return float(self.counts.get(TASK_SECONDS, 0.0))
+
+    @property
+    def stages(self) -> dict[str, dict[str, float]]:
+        """Seconds per stage summed over the tasks, and each one's share of the tasks' time (``other``: the rest)."""
+        seconds = {stage: float(self.counts.get(SECONDS + stage, 0.0)) for stage in STAGES}
+        seconds["other"] = max(0.0, self.task_seconds - sum(seconds.values()))
+        total = self.task_seconds or 1.0
+        return {stage: {"seconds": round(s, 3), "share": round(s / total, 4)} for stage, s in seconds.items()}
 
     @property
     def images_failed(self) -> int:
@@ -85,8 +139,10 @@ class RunReport:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["counts"]
         data.update(images_read=self.images_read, images_ok=self.images_ok, images_failed=self.images_failed)
-        data["errors_by_reason"] = self.errors_by_reason
+        data.update(errors_by_reason=self.errors_by_reason, objects_by_label=self.objects_by_label)
+        data.update(images_by_size=self.images_by_size, stages=self.stages, task_seconds=round(self.task_seconds, 3))
         data["error_rate"] = round(self.error_rate, 6)
         data["images_per_second"] = round(self.images_per_second, 3)
         return data
@@ -110,6 +166,8 @@ class RunReport:
             *([f"  duplicate keys {self.duplicate_keys} (each processed; listed in errors)"] if self.duplicate_keys else []),
             *([f"  files skipped {self.files_skipped} (extension not in source.extensions)"] if self.files_skipped else []),
             *([f"  source retries {self.source_retries} (transient errors, resumed)"] if self.source_retries else []),
+            *[f"  gateway       {name}: {c['splits']} splits, {c['rows']} rows, {c['failovers']} failovers"
+              for name, c in self.gateways.items()],
             f"  read tasks    {self.read_tasks}"
             + (f"  chunks {self.chunks_total} ({self.chunks_skipped} skipped, already done)" if self.chunks_total else ""),
             *([f"  executors     {self._executors_text()}"] if self.executors else []),
@@ -118,3 +176,20 @@ class RunReport:
         ]
         lines += [f"  {name:<13} {path}" for name, path in self.outputs.items()]
         return "\n".join(lines)
+
+
+def inference_config(job: JobConfig) -> dict[str, Any]:
+    """The inference sections as plain data, so a later process (``imgpipe search``) can embed queries alike.
+
+    Models given by path are made absolute: the search runs from another directory than the job.
+    """
+    data = job.model_dump(mode="json", include=set(INFERENCE_SECTIONS), exclude_none=True)
+    for role in ("detect", "embed"):
+        section = data.get(role)
+        if section is None:
+            continue
+        if section.get("path"):
+            section["path"] = str(Path(section["path"]).expanduser().absolute())
+        if looks_like_path(str(section["model"])):
+            section["model"] = str(Path(section["model"]).expanduser().absolute())
+    return data

@@ -1,287 +1,277 @@
-"""imgpipe's benchmark: ratios measured side by side in one run (absolute times drift on a shared machine).
+"""imgpipe's benchmark: ratios measured side by side in one interleaved run (absolute times drift here).
 
-    .venv/bin/python scripts/benchmark.py [--images 320] [--repeats 3] [--hbase-rows 3000] [--skip-hbase]
+    .venv/bin/python scripts/benchmark.py [--sizes 1000,4000] [--repeats 3]
+        [--parts inference,peers,hbase,overhead,rss,cpu] [--variants NAME,...] [--json out/benchmark.json]
 
-Part 1, inference throughput on one corpus (the shared photos re-encoded as JPEG at long side
-800/1600/3000, repeated): a plain single-process Python loop over the same stage functions, imgpipe's
-fused mapInArrow job on local[2], and the same job with the reduced JPEG decode switched off.
+Quick smoke run: ``--sizes 64 --repeats 1 --parts inference``.
 
-Part 2, HBase read throughput (read parallelism must follow regions): an 8-region table read by
-imgpipe's region-parallel source (one Spark task per region), by the same source forced to one split,
-and by one plain happybase scanner over the same table. HBase + Thrift are started with scripts/hbase/start.sh on free ports.
+Per corpus size (the 16 shared photos re-encoded as JPEG q90 at long sides 800/1600/3000, repeated; as
+files and as a Parquet dataset of key, image), all variants interleaved (A B C A B C ...), medians kept:
+  inference  parallel-limit  the project's Pipeline, one plain process per core, 1 thread each, in memory
+             imgpipe         `imgpipe run` on local[CORES] over the Parquet (its own wall time, and the
+                             whole process); imgpipe-local1: the same on local[1]
+             spark-udf       Spark's own path: pandas UDF decode + letterbox, predict_batch_udf x 2
+             python-loop     one process, full decode, the same stage functions image by image
+             (imgpipe-local1, spark-udf and python-loop run at --baseline-sizes only: they are slow)
+  peers      ray-data, daft  the same Pipeline in a Ray Data actor pool / a Daft @daft.cls UDF, each in
+                             its own venv under .bench-venvs/ (made on first use)
+Other parts:
+  hbase      HBase -> Parquet end to end on a table pre-split into 8 regions, against the parallel limit
+             on the same images; and HBase read throughput (image cells only)
+  overhead   fixed overhead: a --overhead-images run's whole-process wall time minus its session start
+  rss        peak Spark Python-worker RSS at --rss-sizes images (files repeating the 16 photos at 320 px)
+  cpu        CPU seconds of an imgpipe run's process tree by role, Spark jobs and stages it triggers
 
-Variants run interleaved (A B C A B C ...) and each figure is the median of the repeats.
+Prints the issue's ratio lines (see bench/ratios.py for which imgpipe figure enters each) and writes
+them with every median to --json.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
-import socket
-import statistics
-import subprocess
+import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
-import pyarrow as pa
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("IMGPIPE_SHARED", REPO.parent / "shared"))
-os.environ.setdefault("IMGPIPE_MODEL_MIRROR", str(SHARED / "models"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from imgpipe.config import parse_config  # noqa: E402
-from imgpipe.config.hbase import HBaseSourceConfig  # noqa: E402
-from imgpipe.config.sections import SparkConfig  # noqa: E402
-from imgpipe.preflight import build_pipeline  # noqa: E402
-from imgpipe.job import run_on  # noqa: E402
-from imgpipe.spark.session import build_session  # noqa: E402
+from bench import common, hbase, ratios  # noqa: E402
+from bench.common import Measurement, config_text, files_source, log, parquet_source  # noqa: E402
+from bench.corpus import Corpus  # noqa: E402
+from bench.imgpipe_runs import imgpipe_run, write_config  # noqa: E402
+from bench.limit import parallel_limit  # noqa: E402
+from bench.peers import peer_python, peer_run  # noqa: E402
 
-MODELS = """
-detect: {model: yolox-nano, score_threshold: 0.3}
-crop: {top_k: 3, min_size: 32}
-embed: {model: mobilenetv2-int8}
-"""
+PARTS = ("inference", "peers", "hbase", "overhead", "rss", "cpu")
+DEFAULT_PARTS = "inference,peers,hbase,overhead,rss"
+VARIANTS = ("parallel-limit", "imgpipe", "imgpipe-local1", "ray-data", "daft", "spark-udf", "python-loop")
+SLOW = ("imgpipe-local1", "spark-udf", "python-loop")
+#: Long side of the RSS corpus: memory growth with corpus size is per row, small images keep 20,000 quick.
+RSS_SIDE = 320
 
 
-def build_corpus(target: Path, count: int, sides: tuple[int, ...] = (800, 1600, 3000)) -> list[Path]:
-    photos = sorted(p for p in (SHARED / "images").iterdir() if p.suffix.lower() in (".jpg", ".png", ".bmp"))
-    target.mkdir(parents=True, exist_ok=True)
-    files: list[Path] = []
-    while len(files) < count:
-        i = len(files)
-        img = cv2.imread(str(photos[i % len(photos)]), cv2.IMREAD_COLOR)
-        side = sides[(i // len(photos)) % len(sides)]
-        scale = side / max(img.shape[:2])
-        img = cv2.resize(img, (round(img.shape[1] * scale), round(img.shape[0] * scale)), interpolation=cv2.INTER_CUBIC)
-        path = target / f"img_{i:05d}.jpg"
-        cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        files.append(path)
-    return files
+def ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
 
 
-def median_of(repeats: int, variants: dict[str, Callable[[], float]]) -> dict[str, float]:
-    """Seconds per variant; runs them interleaved so drift on the machine hits every variant alike."""
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(repeats):
-        for name, fn in variants.items():
-            times[name].append(fn())
-    return {name: statistics.median(t) for name, t in times.items()}
+def size_variants(args: argparse.Namespace, corpus: Corpus, work: Path) -> dict[str, Callable[[], Measurement]]:
+    cores, n = args.cores, corpus.count
+    out = work / f"out-{n}"
+    text = config_text(parquet_source(corpus.parquet), out / "imgpipe")
+    config = write_config(work / f"imgpipe-{n}.yaml", text)
+    pipeline = common.build_pipeline_from(text)
+    baseline = n in args.baseline_sizes
+    every: dict[str, tuple[str, Callable[[], Measurement]]] = {
+        "parallel-limit": ("inference", lambda: parallel_limit(pipeline, corpus.images, cores)),
+        "imgpipe": ("inference", lambda: imgpipe_run(config, out / "imgpipe", master=f"local[{cores}]")),
+        "imgpipe-local1": ("inference", lambda: imgpipe_run(config, out / "imgpipe", master="local[1]")),
+        "ray-data": ("peers", lambda: peer_run("ray-data", corpus.parquet, out / "ray", cores)),
+        "daft": ("peers", lambda: peer_run("daft", corpus.parquet, out / "daft", cores)),
+        "spark-udf": ("inference", lambda: child("bench.spark_udf", corpus.parquet, out / "udf", cores)),
+        "python-loop": ("inference", lambda: child("bench.loop", corpus.files)),
+    }
+    return {
+        name: fn
+        for name, (part, fn) in every.items()
+        if part in args.parts and name in args.variants and (baseline or name not in SLOW)
+    }
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def child(module: str, *argv: object) -> Measurement:
+    result, wall = common.run_json([sys.executable, "-m", module, *map(str, argv)], timeout=7200)
+    return {"seconds": float(result["seconds"]), "images": float(result["images"]),
+            "objects": float(result["objects"]), "whole_s": wall}  # fmt: skip
 
 
-def plain_loop(files: list[Path]) -> Callable[[], float]:
-    """What a script without Spark would do: one process, one image at a time, same stage code."""
-    loaded = parse_config(f"source: {{type: files, path: /tmp}}\nsink: {{type: parquet, path: /tmp/x}}\n{MODELS}")
-    pipeline = build_pipeline(loaded, run_id="bench")
-
-    def run() -> None:
-        for path in files:
-            batch = pa.RecordBatch.from_pydict({"key": [str(path)], "image": [path.read_bytes()]})
-            pipeline.process(batch)
-
-    return lambda: timed(run)
+def overhead(args: argparse.Namespace, work: Path) -> Measurement:
+    corpus = Corpus(work, args.overhead_images, name="overhead")
+    config = write_config(work / "overhead.yaml", config_text(parquet_source(corpus.parquet), work / "overhead-out"))
+    runs = common.interleaved(args.repeats, {
+        "imgpipe, small run": lambda: imgpipe_run(config, work / "overhead-out", master=f"local[{args.cores}]"),
+    })  # fmt: skip
+    return runs["imgpipe, small run"]
 
 
-def spark_job(spark: object, corpus: Path, out: Path, extra: str = "") -> Callable[[], float]:
-    text = f"source: {{type: files, path: '{corpus}'}}\nsink: {{type: parquet, path: '{out}', mode: overwrite}}\n"
-    loaded = parse_config(text + MODELS + extra)
-
-    def run() -> None:
-        report = run_on(spark, loaded, build_pipeline(loaded))  # type: ignore[arg-type]
-        assert report.images_failed == 0
-
-    return lambda: timed(run)
-
-
-def part_inference(images: int, repeats: int, work: Path) -> list[tuple[str, float, int]]:
-    files = build_corpus(work / "corpus", images)
-    spark = build_session(SparkConfig(master="local[2]"))
-    try:
-        variants = {
-            "plain Python loop, 1 process (baseline)": plain_loop(files),
-            "imgpipe fused mapInArrow, local[2]": spark_job(spark, work / "corpus", work / "out1"),
-            "imgpipe, reduced JPEG decode off": spark_job(
-                spark, work / "corpus", work / "out2", "decode: {reduced_decode_min_side: null}\n"
-            ),
-        }
-        variants["imgpipe fused mapInArrow, local[2]"]()  # warm the JVM and the Python workers
-        seconds = median_of(repeats, variants)
-    finally:
-        spark.stop()
-    return [(name, s, images) for name, s in seconds.items()]
+def rss(args: argparse.Namespace, work: Path) -> dict[str, Measurement]:
+    """One run per size (a peak, not a rate); many files repeating the 16 photos at long side RSS_SIDE."""
+    measured = {}
+    for label, count in zip(("small", "large"), args.rss_sizes, strict=True):
+        corpus = Corpus(work, count, sides=(RSS_SIDE,), name="rss")
+        sink = work / f"rss-out-{count}"
+        config = write_config(work / f"rss-{count}.yaml", config_text(files_source(corpus.files), sink))
+        shutil.rmtree(corpus.parquet)  # only the files are read here
+        measured[label] = imgpipe_run(config, sink, master=f"local[{args.cores}]", sample=True)
+        log(f"  rss {count} images: peak worker {measured[label]['peak_worker_rss_mib']:.0f} MiB")
+    return measured
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def cpu(args: argparse.Namespace, work: Path) -> dict[str, Measurement]:
+    count = max(args.sizes)
+    corpus = Corpus(work, count)
+    config = write_config(work / "cpu.yaml", config_text(parquet_source(corpus.parquet), work / "cpu-out"))
+    pipeline = common.build_pipeline_from(config.read_text())
+    return common.interleaved(1, {
+        "parallel-limit": lambda: parallel_limit(pipeline, corpus.images, args.cores),
+        "imgpipe (sampled)": lambda: imgpipe_run(config, work / "cpu-out", master=f"local[{args.cores}]", sample=True),
+    })  # fmt: skip
 
 
-def start_hbase(run_dir: Path) -> tuple[int, int]:
-    thrift, zk = free_port(), free_port()
-    cmd = [str(REPO / "scripts/hbase/start.sh"), "--dir", str(run_dir), "--clean",
-           "--thrift-port", str(thrift), "--zk-port", str(zk), "--timeout", "240"]  # fmt: skip
-    subprocess.run(cmd, check=True, timeout=600, env={**os.environ, "IMGPIPE_PYTHON": sys.executable})
-    return thrift, zk
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=ints, default=[1000, 4000], help="corpus sizes (default 1000,4000)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--parts", default=DEFAULT_PARTS, help=f"comma list of {', '.join(PARTS)}")
+    p.add_argument("--variants", default=",".join(VARIANTS), help="comma list; default all")
+    p.add_argument("--baseline-sizes", type=ints, default=None,
+                   help="sizes at which imgpipe-local1, spark-udf, python-loop run (default: the smallest)")
+    p.add_argument("--cores", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--overhead-images", type=int, default=100)
+    p.add_argument("--rss-sizes", type=ints, default=[2000, 20000])
+    p.add_argument("--hbase-images", type=int, default=None, help="HBase end-to-end table size (default: smallest size)")
+    p.add_argument("--hbase-read-rows", type=int, default=3000)
+    p.add_argument("--json", type=Path, default=Path("out/benchmark.json"))
+    p.add_argument("--keep", action="store_true", help="keep the work directory (corpora, outputs)")
+    args = p.parse_args(argv)
+    args.parts = [x for x in args.parts.split(",") if x]
+    args.variants = [x for x in args.variants.split(",") if x]
+    unknown = [x for x in args.parts if x not in PARTS] + [x for x in args.variants if x not in VARIANTS]
+    if unknown:
+        p.error(f"expected parts from {PARTS} and variants from {VARIANTS}, but got {unknown}")
+    args.baseline_sizes = args.baseline_sizes or [min(args.sizes)]
+    args.hbase_images = args.hbase_images or min(args.sizes)
+    return args
 
 
-def part_hbase_read(rows: int, repeats: int, work: Path) -> list[tuple[str, float, int]]:
-    import happybase
+def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "command": " ".join([".venv/bin/python", "scripts/benchmark.py", *sys.argv[1:]]),
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cores": args.cores,
+        "load_at_start": os.getloadavg(),
+        "sizes": {},
+        "failed": {},
+    }
 
-    from imgpipe.ingest import ingest
-
-    # Product-photo sized cells (long side 640, ~60 KB): many rows, where per-call latency matters.
-    files = build_corpus(work / "hbase-corpus", rows, sides=(640,))
-    run_dir = work / "hbase"
-    thrift, zk = start_hbase(run_dir)
-    try:
-        result = ingest(work / "hbase-corpus", "127.0.0.1", thrift, "bench", "f:img", regions=8, zk=f"127.0.0.1:{zk}")
-        assert result.regions == 8 and result.rows == len(files)
-        spark = build_session(SparkConfig(master="local[8]"))
-        source = f"source: {{type: hbase, host: 127.0.0.1, port: {thrift}, table: bench, column: 'f:img'}}\n"
-
-        def spark_read(one_split: bool) -> Callable[[], float]:
-            from pyspark.sql.pandas.types import from_arrow_schema
-
-            from imgpipe.hbase import scan
-            from imgpipe.hbase.splits import HBaseSplit, plan_splits
-
-            cfg = parse_config(source + f"sink: {{type: parquet, path: '{work}/x'}}\n").job.source
-            assert isinstance(cfg, HBaseSourceConfig)
-
-            def run() -> float:
-                start = time.perf_counter()
-                splits = plan_splits(cfg)
-                if one_split:  # the same machinery with one task over the whole table
-                    splits = [HBaseSplit(0, b"", b"", "all", "whole table")]
-
-                def read(indices: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-                    for batch in indices:
-                        for i in batch.column(0).to_pylist():
-                            yield from scan.read_split(cfg, splits[i], max_batch_rows=32)
-
-                tasks = spark.range(0, len(splits), 1, numPartitions=len(splits))
-                df = tasks.mapInArrow(read, from_arrow_schema(scan.schema(cfg)))
-                n = df.selectExpr("sum(length(image)) as b", "count(*) as n").collect()[0]["n"]
-                assert n == len(files)
-                return time.perf_counter() - start
-
-            return run
-
-        region_parallel = spark_read(one_split=False)
-
-        def single_scanner() -> float:
-            start = time.perf_counter()
-            conn = happybase.Connection("127.0.0.1", thrift)
-            n = sum(1 for _ in conn.table("bench").scan(columns=[b"f:img"], batch_size=16))
-            conn.close()
-            assert n == len(files)
-            return time.perf_counter() - start
-
+    def part(name: str, fn: Callable[[], None]) -> None:
+        """A part that fails is recorded and the run goes on; the JSON is saved after every part."""
         try:
-            region_parallel()  # warm-up: JVM, Python workers, HBase block cache alike for both
-            seconds = median_of(repeats, {
-                "single happybase scanner, one process (baseline)": single_scanner,
-                "imgpipe HBase source, 1 split (1 task), local[8]": spark_read(one_split=True),
-                "imgpipe HBase source, 8 regions (8 tasks), local[8]": region_parallel,
-            })  # fmt: skip
-        finally:
-            spark.stop()
-    finally:
-        subprocess.run([str(REPO / "scripts/hbase/stop.sh"), "--dir", str(run_dir)], timeout=120, check=False)
-    return [(name, s, rows) for name, s in seconds.items()]
+            fn()
+        except Exception as exc:  # one broken peer must not cost an hour of measurements
+            log(f"{name} FAILED: {type(exc).__name__}: {exc}")
+            results["failed"][name] = f"{type(exc).__name__}: {exc}"[:3000]
+        save(args.json, results)
+
+    def sizes() -> None:
+        if "peers" in args.parts:  # made before any clock starts
+            for peer in ("ray-data", "daft"):
+                if peer in args.variants:
+                    peer_python(peer)
+        for size in args.sizes:
+            corpus = Corpus(work, size)
+            log(f"corpus {size}: {corpus.bytes / 2**20:.0f} MiB of JPEG; variants interleaved, {args.repeats} repeats")
+            results["sizes"][str(size)] = common.interleaved(args.repeats, size_variants(args, corpus, work))
+            shutil.rmtree(work / f"corpus-{size}", ignore_errors=True)
+            save(args.json, results)
+
+    def hbase_parts() -> None:
+        log("hbase: end to end")
+        e2e = hbase.end_to_end(Corpus(work, args.hbase_images, name="hbase-e2e"), args.cores, args.repeats, work)
+        results["hbase"] = {**e2e, "regions": hbase.REGIONS}
+        save(args.json, results)
+        log("hbase: read throughput")
+        results["hbase_read"] = hbase.read_throughput(args.hbase_read_rows, args.repeats, work)
+
+    if {"inference", "peers"} & set(args.parts):
+        part("inference/peers", sizes)
+    if "hbase" in args.parts:
+        part("hbase", hbase_parts)
+    if "overhead" in args.parts:
+        log(f"overhead: {args.overhead_images}-image runs")
+        part("overhead", lambda: results.__setitem__("overhead", overhead(args, work)))
+    if "rss" in args.parts:
+        log(f"rss: {args.rss_sizes} images")
+        part("rss", lambda: results.__setitem__("rss", rss(args, work)))
+    if "cpu" in args.parts:
+        log(f"cpu: {max(args.sizes)} images, process tree sampled, one run")
+        part("cpu", lambda: results.__setitem__("cpu", cpu(args, work)))
+    results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    results["load_at_finish"] = os.getloadavg()
+    return results
 
 
-def part_hbase_inference(rows: int, repeats: int, work: Path) -> list[tuple[str, float, int]]:
-    """The mission's case: HBase -> detect/crop/embed -> results, the old way against imgpipe."""
-    import happybase
-
-    from imgpipe.ingest import ingest
-
-    files = build_corpus(work / "e2e-corpus", rows, sides=(640, 1280))
-    run_dir = work / "hbase-e2e"
-    thrift, zk = start_hbase(run_dir)
-    try:
-        ingest(work / "e2e-corpus", "127.0.0.1", thrift, "e2e", "f:img", regions=8, zk=f"127.0.0.1:{zk}")
-        source = f"source: {{type: hbase, host: 127.0.0.1, port: {thrift}, table: e2e, column: 'f:img'}}\n"
-        loaded = parse_config(source + f"sink: {{type: parquet, path: '{work}/e2e-out', mode: overwrite}}\n" + MODELS)
-        pipeline = build_pipeline(loaded, run_id="bench")
-
-        def old_way() -> float:
-            """One client scans the table and feeds one model process: reading tied to the replica."""
-            start = time.perf_counter()
-            conn = happybase.Connection("127.0.0.1", thrift)
-            keys, images = [], []
-            for key, cells in conn.table("e2e").scan(columns=[b"f:img"], batch_size=16):
-                keys.append(key)
-                images.append(cells[b"f:img"])
-                if len(keys) == 16:
-                    pipeline.process(pa.RecordBatch.from_pydict({"key": keys, "image": images}))
-                    keys, images = [], []
-            if keys:
-                pipeline.process(pa.RecordBatch.from_pydict({"key": keys, "image": images}))
-            conn.close()
-            return time.perf_counter() - start
-
-        spark = build_session(SparkConfig(master="local[2]"))
-        try:
-            job = lambda: timed(lambda: run_on(spark, loaded, build_pipeline(loaded)))  # noqa: E731
-            job()  # warm-up
-            seconds = median_of(repeats, {
-                "one scanner feeding one model process (baseline)": old_way,
-                "imgpipe HBase -> Parquet, 8 regions fused, local[2]": job,
-            })  # fmt: skip
-        finally:
-            spark.stop()
-    finally:
-        subprocess.run([str(REPO / "scripts/hbase/stop.sh"), "--dir", str(run_dir)], timeout=120, check=False)
-    return [(name, s, len(files)) for name, s in seconds.items()]
+def busy_loads(node: Any) -> list[float]:
+    """Every ``load1`` recorded in the results: how busy the machine was as each variant finished."""
+    if isinstance(node, dict):
+        return [float(v) for k, v in node.items() if k == "load1"] + [x for v in node.values() for x in busy_loads(v)]
+    return []
 
 
-def table(title: str, rows: list[tuple[str, float, int]]) -> Iterator[str]:
-    base = rows[0][2] / rows[0][1]
-    yield f"\n{title}\n"
-    yield f"| variant | images | median s | images/s | ratio to baseline |"
-    yield "| --- | ---: | ---: | ---: | ---: |"
-    for name, seconds, n in rows:
-        rate = n / seconds
-        yield f"| {name} | {n} | {seconds:.2f} | {rate:.1f} | {rate / base:.2f}x |"
+def save(path: Path, results: dict[str, Any]) -> None:
+    results["ratios"] = {f"{label} ({note})": value for label, value, note in ratios.ratio_lines(results)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+
+
+def render(results: dict[str, Any]) -> list[str]:
+    load = ", ".join(f"{x:.1f}" for x in (results["load_at_start"][0], results["load_at_finish"][0]))
+    lines = [f"machine: {results['cores']} cores; {results['started']} .. {results['finished']}; load1 at start, end: {load}",
+             f"command: {results['command']}"]  # fmt: skip
+    for size, variants in results["sizes"].items():
+        lines += ratios.table(f"Inference, {size} images", variants)
+        for name, m in variants.items():
+            if name != "failed":
+                lines += ratios.details(name, m)
+    if "hbase" in results:
+        h = {k: v for k, v in results["hbase"].items() if k != "regions"}
+        lines += ratios.table("HBase -> Parquet end to end", h)
+        if "imgpipe-hbase" in h:
+            lines += ratios.details("imgpipe-hbase", h["imgpipe-hbase"])
+        lines += ratios.table("HBase read (image cells only)", results["hbase_read"], base=None)
+    for key, title in (("overhead", "Fixed overhead"), ("rss", "Peak Python-worker RSS"), ("cpu", "CPU")):
+        if key in results:
+            entries = results[key].items() if key != "overhead" else [("imgpipe", results[key])]
+            lines.append(f"\n{title}\n")
+            for name, m in entries:
+                lines += ratios.details(name, m) if name != "failed" else [f"- FAILED: {m}"]
+    busiest = max(busy_loads(results), default=0.0)
+    if busiest > results["cores"]:
+        lines.append(f"\nWARNING: the machine was busy (load average up to {busiest:.1f} on {results['cores']} cores "
+                     "as variants finished): other work shared the cores, so these ratios carry that noise.")
+    lines.append("\nRatios\n")
+    lines += [ratios.format_ratio(*r) for r in ratios.ratio_lines(results)]
+    return lines
+
+
+def interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=320)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--hbase-rows", type=int, default=3000)
-    parser.add_argument("--skip-hbase", action="store_true")
-    parser.add_argument("--skip-inference", action="store_true")
-    args = parser.parse_args()
+    # A stop signal unwinds like Ctrl-C, so HBase is stopped and child processes are killed on the way out.
+    signal.signal(signal.SIGTERM, interrupt)
+    args = parse_args()
     work = Path(tempfile.mkdtemp(prefix="imgpipe-bench-"))
     os.environ.setdefault("IMGPIPE_MODEL_CACHE", str(work / "models"))
-    lines = [f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"]
     try:
-        if not args.skip_inference:
-            lines += table("Inference (decode -> detect -> crop top-3 -> embed)",
-                           part_inference(args.images, args.repeats, work))  # fmt: skip
-        if not args.skip_hbase:
-            lines += table("HBase read (image cells only, no inference)",
-                           part_hbase_read(args.hbase_rows, args.repeats, work))  # fmt: skip
-            lines += table("HBase end to end (scan -> decode -> detect -> crop -> embed -> write)",
-                           part_hbase_inference(args.images, args.repeats, work))  # fmt: skip
+        results = run(args, work)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print("\n".join(lines))
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    save(args.json, results)
+    print("\n".join(render(results)))
+    print(f"\n(written to {args.json})")
+    if results["failed"]:
+        print(f"\nFAILED parts: {', '.join(results['failed'])} (see {args.json})")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -74,3 +74,33 @@ def process_args() -> dict[int, list[str]]:
         except OSError:
             continue  # the process ended while we looked
     return found
+
+
+#: The photos that get near-duplicate copies in the dedup tests and in scripts/measure_features.py.
+DEDUP_PHOTOS = ("dog.jpg", "carton_33.jpg", "chelsea.png", "can_1.jpg", "skimage_coffee.png")
+
+
+def near_duplicate_copies(path: Path) -> dict[str, bytes]:
+    """File name -> bytes of four copies of a photo: re-encoded (JPEG q50), resized (0.5x), cropped (5 % off
+    each side), flipped (horizontally). Each copy changes one thing; lossless PNG keeps the others exact."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    h, w = img.shape[:2]
+    dy, dx = round(h * 0.05), round(w * 0.05)
+    half = cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    return {
+        f"{path.name}~q50.jpg": encode(img, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, 50]),
+        f"{path.name}~half.png": encode(half),
+        f"{path.name}~crop.png": encode(np.ascontiguousarray(img[dy : h - dy, dx : w - dx])),
+        f"{path.name}~flip.png": encode(np.ascontiguousarray(img[:, ::-1])),
+    }
+
+
+def near_duplicate_corpus(target: Path) -> Path:
+    """The shared photos plus four near-duplicate copies of each of ``DEDUP_PHOTOS``, in one folder."""
+    target.mkdir(parents=True, exist_ok=True)
+    for photo in photo_paths():
+        (target / photo.name).write_bytes(photo.read_bytes())
+    for name in DEDUP_PHOTOS:
+        for copy, data in near_duplicate_copies(SHARED_IMAGES / name).items():
+            (target / copy).write_bytes(data)
+    return target

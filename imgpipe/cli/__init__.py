@@ -2,8 +2,9 @@
 
 Exit codes: 0 success; 1 the job failed; 2 the config (or a model it names) is invalid;
 3 the job finished but more images failed than ``run.max_error_rate`` allows.
-Each subcommand lives in its own module here (``run``, ``models``, ``ingest``, ``report``, ``cluster``) and is
-mounted below; ``submit_main`` is ``imgpipe run`` as spark-submit starts it.
+Each subcommand lives in its own module here (``run``, ``models``, ``ingest``, ``report``, ``vectors``: index,
+search, dedup; ``cluster``: pack, entrypoint) and is mounted below; ``submit_main`` is ``imgpipe run`` as
+spark-submit starts it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from imgpipe.cli.models import models
 from imgpipe.cli.options import common_options, is_verbose, setup_logging
 from imgpipe.cli.report import report
 from imgpipe.cli.run import SPARK_SUBMIT, run, validate
+from imgpipe.cli.vectors import dedup, index, search
 from imgpipe.config import secrets
 from imgpipe.errors import ImgpipeError, first_line
 
@@ -63,7 +65,7 @@ def cli(ctx: click.Context) -> None:
     setup_logging(ctx)
 
 
-for _command in (run, validate, models, ingest, report, pack, entrypoint):
+for _command in (run, validate, models, ingest, report, index, search, dedup, pack, entrypoint):
     cli.add_command(_command)
 
 

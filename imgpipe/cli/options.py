@@ -1,6 +1,6 @@
 """Options every ``imgpipe`` command takes, before or after its name: ``imgpipe -v run x.yaml`` is
 ``imgpipe run x.yaml -v``. Each sets the root context's flag and the logging level, so the group's error
-handler sees it wherever it was given.
+handler sees it wherever it was given. ``-q`` keeps only warnings, errors and the final summary.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import click
 
@@ -30,6 +30,17 @@ def is_verbose(ctx: click.Context) -> bool:
     return bool(_flags(ctx).get("verbose"))
 
 
+def is_quiet(ctx: click.Context) -> bool:
+    return bool(_flags(ctx).get("quiet")) and not is_verbose(ctx)
+
+
+def progress_mode(ctx: click.Context) -> Literal["bar", "lines", "off"]:
+    """A live bar on a terminal, plain timestamped lines for cron and Airflow logs, nothing with -q."""
+    if is_quiet(ctx):
+        return "off"
+    return "bar" if sys.stderr.isatty() else "lines"
+
+
 def _flags(ctx: click.Context) -> dict[str, object]:
     root = ctx.find_root()
     root.ensure_object(dict)
@@ -38,24 +49,30 @@ def _flags(ctx: click.Context) -> dict[str, object]:
 
 
 def _level(ctx: click.Context) -> int:
-    return logging.DEBUG if is_verbose(ctx) else logging.INFO
+    if is_verbose(ctx):
+        return logging.DEBUG
+    return logging.WARNING if is_quiet(ctx) else logging.INFO
 
 
-def _verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    # Called for every command that declares the option, given or not: only a given flag changes anything, so
-    # a subcommand without -v keeps the group's -v.
-    if value:
-        _flags(ctx)["verbose"] = True
-        logging.getLogger().setLevel(_level(ctx))
+def _flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:
+    def set_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        # Called for every command that declares the option, given or not: only a given flag changes anything,
+        # so a subcommand without -v keeps the group's -v.
+        if value:
+            _flags(ctx)[name] = True
+            logging.getLogger().setLevel(_level(ctx))
+
+    return set_flag
 
 
 def common_options(command: F) -> F:
-    """Adds -v/--verbose (and the options to come, such as --quiet) to a command or group."""
-    return click.option(
-        "-v",
-        "--verbose",
-        is_flag=True,
-        expose_value=False,
-        callback=_verbose,
-        help="Show tracebacks and debug logs (before or after the command name).",
-    )(command)
+    """Adds -v/--verbose and -q/--quiet to a command or group."""
+    verbose = click.option(
+        "-v", "--verbose", is_flag=True, expose_value=False, callback=_flag("verbose"),
+        help="Show tracebacks, debug logs and Spark's INFO logs (before or after the command name).",
+    )  # fmt: skip
+    quiet = click.option(
+        "-q", "--quiet", is_flag=True, expose_value=False, callback=_flag("quiet"),
+        help="Only warnings, errors and the final summary: no progress, no info logs.",
+    )  # fmt: skip
+    return verbose(quiet(command))

@@ -5,10 +5,12 @@ Everything up to building the pipeline (schema, paths, models) runs before any S
 
 from __future__ import annotations
 
+import logging
+
 import click
 import yaml
 
-from imgpipe.cli.options import common_options
+from imgpipe.cli.options import common_options, is_verbose, progress_mode
 from imgpipe.config import LoadedConfig, load_config
 from imgpipe.errors import ErrorRateExceeded
 from imgpipe.pipeline import Pipeline
@@ -44,7 +46,11 @@ set_option = click.option(
 @click.option("--resume", is_flag=True, help="Finish an interrupted run; chunks already committed are skipped.")
 @click.pass_context
 def run(ctx: click.Context, config: str, overrides: tuple[str, ...], dry_run: bool, resume: bool) -> None:
-    """Run the job described by CONFIG (a YAML file)."""
+    """Run the job described by CONFIG (a YAML file).
+
+    On a terminal a live progress bar shows images done, rate, errors and the chunk; otherwise (cron, Airflow)
+    a timestamped line every 30 s and at each chunk's end. -q shows only the final summary.
+    """
     loaded = load_config(config, overrides)
     check_paths(loaded, resume=resume)
     pipeline = build_pipeline(loaded)
@@ -53,8 +59,11 @@ def run(ctx: click.Context, config: str, overrides: tuple[str, ...], dry_run: bo
         return
     from imgpipe.job import run_job  # imports pyspark: only when a job really runs
 
+    mode = progress_mode(ctx)
+    if mode == "bar":  # the bar says what the per-chunk log lines would, without tearing it
+        logging.getLogger("imgpipe.job").setLevel(logging.WARNING)
     submitted = bool((ctx.find_root().obj or {}).get(SPARK_SUBMIT))
-    report = run_job(loaded, pipeline, resume=resume, submitted=submitted)
+    report = run_job(loaded, pipeline, resume=resume, verbose=is_verbose(ctx), progress=mode, submitted=submitted)
     click.echo(loaded.raw.redact(report.format_text()))
     if report.error_rate_exceeded:
         raise ErrorRateExceeded(

@@ -1,4 +1,4 @@
-"""Config sections for the HBase source and sink (happybase over the Thrift1 gateway).
+"""Config sections for the HBase source and sink (happybase over the Thrift1 gateway, or several of them).
 
 Row keys in YAML are text; ``\\xNN`` escapes give any byte (the HBase shell's ``Bytes.toBytesBinary``
 syntax), so ``row_start: "img\\x00"`` works for binary keys. Timestamps are HBase cell timestamps:
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple, Self
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from imgpipe.config.base import Section
 
@@ -22,6 +22,12 @@ _ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 def key_bytes(text: str) -> bytes:
     r"""YAML row key -> bytes: UTF-8, with ``\xNN`` escapes for arbitrary bytes (``"a\xff"`` -> b"a\xff")."""
     return _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), text.encode("utf-8"))
+
+
+def key_text(key: bytes) -> str:
+    r"""Row key bytes -> the text ``key_bytes`` reads back as them: printable ASCII as is, any other byte
+    (the backslash included) as ``\xNN``."""
+    return "".join(chr(b) if 32 <= b < 127 and b != 92 else f"\\x{b:02x}" for b in key)
 
 
 def _timestamp_ms(value: object) -> object:
@@ -50,9 +56,42 @@ def _check_column(value: str) -> str:
     return value
 
 
-class _HBaseConnection(Section):
+class Gateway(NamedTuple):
+    """One Thrift gateway; ``str()`` gives ``host:port``, the form used in messages and the run report."""
+
     host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\s\[\]]+))(?::(?P<port>[0-9]{1,5}))?$")
+
+
+def parse_gateway(text: str, default_port: int) -> Gateway:
+    """``h1:9090``, ``h1`` (``default_port``) or ``[::1]:9090`` -> Gateway. Raises ValueError."""
+    match = _HOST_PORT.match(text.strip())
+    port = int(match["port"]) if match and match["port"] else default_port
+    if match is None or not 1 <= port <= 65535:
+        raise ValueError(f"expected 'host:port' or 'host', with a port from 1 to 65535, but got {text!r}")
+    return Gateway(match["v6"] or match["host"], port)
+
+
+def _check_gateway(text: str) -> str:
+    parse_gateway(text, 9090)
+    return text.strip()
+
+
+class HBaseConnection(Section):
+    #: One Thrift gateway, ``host`` and ``port``; or several, ``hosts: ["h1:9090", "h2:9090"]`` (not both).
+    host: str | None = Field(default=None, min_length=1)
+    #: The gateway port, also for ``hosts`` entries that give none.
     port: int = Field(default=9090, ge=1, le=65535)
+    hosts: list[Annotated[str, AfterValidator(_check_gateway)]] = Field(default_factory=list)
+    #: Thrift transport and protocol; they must match the gateways' (hbase.regionserver.thrift.framed/.compact).
+    transport: Literal["buffered", "framed"] = "buffered"
+    protocol: Literal["binary", "compact"] = "binary"
     table: str = Field(min_length=1)
     #: Socket timeout of each Thrift call; a hung gateway fails the call instead of the whole task.
     timeout_s: float = Field(default=120.0, gt=0)
@@ -62,8 +101,44 @@ class _HBaseConnection(Section):
     backoff_s: float = Field(default=0.5, ge=0)
     max_backoff_s: float = Field(default=30.0, ge=0)
 
+    @field_validator("hosts")
+    @classmethod
+    def _distinct_hosts(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if value and info.data.get("host") is not None:  # host and port come first: validated already
+            raise ValueError("give either host (one gateway) or hosts (a list of 'host:port'), not both")
+        port = info.data.get("port", 9090)  # absent if invalid
+        seen: dict[Gateway, str] = {}
+        for text in value:
+            gateway = parse_gateway(text, port)
+            if gateway in seen:
+                raise ValueError(f"expected each gateway once, but {text!r} names {seen[gateway]!r} again")
+            seen[gateway] = text
+        return value
 
-class HBaseSourceConfig(_HBaseConnection):
+    @model_validator(mode="after")
+    def _one_way_to_gateways(self) -> Self:
+        if self.host is None and not self.hosts:
+            raise ValueError("expected host (one Thrift gateway) or hosts (a list of 'host:port'), but got neither")
+        return self
+
+    @property
+    def gateways(self) -> tuple[Gateway, ...]:
+        """Every configured gateway, in config order (``host``/``port`` alone is one)."""
+        if self.host is not None:
+            return (Gateway(self.host, self.port),)
+        return tuple(parse_gateway(text, self.port) for text in self.hosts)
+
+    def through(self, gateway: Gateway) -> Self:
+        """These settings for one gateway only: what a single connection is opened with."""
+        return self.model_copy(update={"host": gateway.host, "port": gateway.port, "hosts": []})
+
+    def show_gateways(self) -> str:
+        """``h1:9090,h2:9090`` for messages and run reports; a long list is cut after three."""
+        names = [str(g) for g in self.gateways]
+        return ",".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+class HBaseSourceConfig(HBaseConnection):
     """Images stored as cells of an HBase table, read region by region (one Spark task per split)."""
 
     type: Literal["hbase"]
@@ -123,7 +198,7 @@ class HBaseSourceConfig(_HBaseConnection):
         return tuple(self.passthrough.values())
 
 
-class HBaseSinkConfig(_HBaseConnection):
+class HBaseSinkConfig(HBaseConnection):
     """Results written back per image key; the cell layout is documented in ``imgpipe.hbase.cells``."""
 
     type: Literal["hbase"]

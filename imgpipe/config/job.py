@@ -1,8 +1,9 @@
-"""The whole job: one YAML file, one ``JobConfig``."""
+"""The whole job: one YAML file, one ``JobConfig``; and ``InferenceConfig``, the part of it that says what runs on
+each image, which ``imgpipe.spark.infer`` takes alone."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import Field, model_validator
 
@@ -24,6 +25,19 @@ SourceConfig = Annotated[
 SinkConfig = Annotated[ParquetSinkConfig | HBaseSinkConfig, Field(discriminator="type")]
 
 
+class InferenceConfig(Section):
+    """The decode, detect, crop and embed sections: the fused pass without a source, a sink or a run."""
+
+    decode: DecodeConfig = Field(default_factory=DecodeConfig)
+    detect: DetectConfig | None = None
+    crop: CropConfig | None = None
+    embed: EmbedConfig | None = None
+
+    @model_validator(mode="after")
+    def _crop_needs_detect(self) -> InferenceConfig:
+        return _crop_needs_detect(self)
+
+
 class JobConfig(Section):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     source: SourceConfig
@@ -41,6 +55,13 @@ class JobConfig(Section):
 
     @model_validator(mode="after")
     def _crop_needs_detect(self) -> JobConfig:
-        if self.crop is not None and self.detect is None:
-            raise ValueError("a crop section needs a detect section to crop from")
-        return self
+        return _crop_needs_detect(self)
+
+
+_Sections = TypeVar("_Sections", InferenceConfig, JobConfig)
+
+
+def _crop_needs_detect(cfg: _Sections) -> _Sections:
+    if cfg.crop is not None and cfg.detect is None:
+        raise ValueError("a crop section needs a detect section to crop from")
+    return cfg

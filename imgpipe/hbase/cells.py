@@ -1,8 +1,8 @@
 """HBase result cells: one row per image key, one fixed set of cells in one column family (default ``r``).
 
     prepare(cfg)                   driver: table and family exist (table created when ``create: true``)
-    write_through(cfg, batches)    executor: batched puts (``mutateRows``), retried on Thrift errors,
-                                   yielding each batch once it is written
+    write_through(cfg, batches)    executor: batched puts (``mutateRows``), retried on Thrift errors
+                                   through the next gateway, yielding each batch once it is written
 
 Cell layout (persisted: treat as API). Every write puts ALL of these qualifiers, an empty value
 meaning "not computed by this run" (no detect/embed stage, failed image). Because the set never
@@ -44,6 +44,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,7 @@ from imgpipe import batch as col
 from imgpipe.config.hbase import HBaseSinkConfig
 from imgpipe.errors import SinkError
 from imgpipe.hbase import client as hb
+from imgpipe.hbase import gateways as gw
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +72,10 @@ def prepare(cfg: HBaseSinkConfig, *, connect: Connect | None = None) -> None:
     """Driver side: make sure the table and family exist; create the table if ``cfg.create``.
 
     Raises:
-        SinkError: unreachable gateway, missing table (and ``create: false``) or missing family.
+        SinkError: no gateway answers, missing table (and ``create: false``) or missing family.
     """
-    connect = connect or _connect
-    try:
-        conn = connect(cfg)
-        try:
-            _ensure_table(conn, cfg)
-        finally:
-            hb.close_quietly(conn)
-    except SinkError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - every client failure becomes one named error
-        raise SinkError(f"{_where(cfg)}: cannot prepare the table: {hb.describe(exc)}") from exc
+    ensure = partial(_ensure_table, cfg=cfg)
+    hb.through_any(cfg, connect or _connect, ensure, "prepare the table", _where(cfg), SinkError)
 
 
 def _ensure_table(conn: Any, cfg: HBaseSinkConfig) -> None:
@@ -112,50 +105,68 @@ def write_through(
     *,
     connect: Connect | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    task: int = 0,
 ) -> Iterator[pa.RecordBatch]:
     """Write each batch, then yield it: a ``mapInArrow`` can emit a ledger of rows that are in HBase.
 
-    Rows are sent ``cfg.batch_size`` at a time over one connection. A chunk that fails with a
-    Thrift/socket error is resent whole on a new connection (puts are idempotent), up to
-    ``cfg.retries`` times in a row.
+    Rows are sent ``cfg.batch_size`` at a time over one connection, to gateway number ``task`` (mod
+    their number: tasks spread evenly; a put batch spans regions, so there is no region to be local
+    to). A chunk that fails with a Thrift/socket error is resent whole (puts are idempotent) on a new
+    connection to the next gateway, up to ``cfg.retries`` times in a row.
     """
     connect = connect or _connect
-    conn: Any = None
+    writer = _Writer(cfg, gw.Failover(gw.rotated(cfg.gateways, task)), connect, sleep)
     try:
         for batch in batches:
             rows = list(encode_rows(batch, cfg.family))
             for i in range(0, len(rows), cfg.batch_size):
-                conn = _send(cfg, rows[i : i + cfg.batch_size], conn, connect, sleep)
+                writer.send(rows[i : i + cfg.batch_size])
             yield batch
     finally:
-        if conn is not None:
-            hb.close_quietly(conn)
+        writer.close()
 
 
-def _send(cfg: HBaseSinkConfig, rows: list[tuple[bytes, dict[bytes, bytes]]], conn: Any, connect: Connect, sleep: Callable[[float], None]) -> Any:
-    """Send one chunk, reconnecting and resending on retryable errors; returns the live connection."""
-    failures = 0
-    while True:
-        try:
-            conn = conn or connect(cfg)
-            batch = conn.table(cfg.table).batch()
-            for key, cells in rows:
-                batch.put(key, cells)
-            batch.send()
-            return conn
-        except hb.TRANSIENT as exc:
-            if conn is not None:
-                hb.close_quietly(conn)
-                conn = None
-            failures += 1
-            if not hb.is_transient(exc) or failures > cfg.retries:
-                raise SinkError(
-                    f"{_where(cfg)}: writing {len(rows)} rows from {hb.show_key(rows[0][0])} failed"
-                    f"{f' after {cfg.retries} retries' if failures > cfg.retries else ''}: {hb.describe(exc)}"
-                ) from exc
-            delay = hb.backoff(failures, cfg.backoff_s, cfg.max_backoff_s)
-            log.warning("%s: %s; retry %d/%d in %.1fs", _where(cfg), hb.describe(exc), failures, cfg.retries, delay)
-            sleep(delay)
+class _Writer:
+    """One connection at a time, to the current gateway of ``gateways``; a failed chunk moves on and resends."""
+
+    def __init__(
+        self, cfg: HBaseSinkConfig, gateways: gw.Failover, connect: Connect, sleep: Callable[[float], None]
+    ) -> None:
+        self.cfg, self.gateways, self.connect, self.sleep = cfg, gateways, connect, sleep
+        self.conn: Any = None
+
+    def send(self, rows: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        cfg, failures = self.cfg, 0
+        while True:
+            gateway = self.gateways.current
+            try:
+                self.conn = self.conn or self.connect(cfg.through(gateway))
+                batch = self.conn.table(cfg.table).batch()
+                for key, cells in rows:
+                    batch.put(key, cells)
+                batch.send()
+                return
+            except hb.TRANSIENT as exc:
+                self.close()
+                failures += 1
+                if not hb.is_transient(exc) or failures > cfg.retries:
+                    raise SinkError(
+                        f"{_where(cfg)}: writing {len(rows)} rows from {hb.show_key(rows[0][0])} through {gateway} "
+                        f"failed{f' after {cfg.retries} retries' if failures > cfg.retries else ''}: "
+                        f"{hb.describe(exc)}{hb.mismatch_hint(exc, cfg)}"
+                    ) from exc
+                moved_to = self.gateways.fail()
+                delay = hb.backoff(failures, cfg.backoff_s, cfg.max_backoff_s)
+                log.warning(
+                    "%s: %s failed: %s; retry %d/%d in %.1fs through %s", _where(cfg), gateway, hb.describe(exc),
+                    failures, cfg.retries, delay, moved_to or gateway,
+                )  # fmt: skip
+                self.sleep(delay)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            hb.close_quietly(self.conn)
+            self.conn = None
 
 
 # ----------------------------------------------------------------------------------- encoding
@@ -261,8 +272,8 @@ def decode_cells(cells: dict[bytes, bytes], family: str = "r") -> dict[str, Any]
 
 
 def _connect(cfg: HBaseSinkConfig) -> Any:
-    return hb.connect(cfg.host, cfg.port, cfg.timeout_s)
+    return hb.connect_to(cfg)
 
 
 def _where(cfg: HBaseSinkConfig) -> str:
-    return f"hbase sink {cfg.table!r} ({cfg.host}:{cfg.port})"
+    return f"hbase sink {cfg.table!r} ({cfg.show_gateways()})"

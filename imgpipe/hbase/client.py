@@ -6,18 +6,81 @@ kept for a worker's lifetime, because the gateway drops idle sockets.
 
 from __future__ import annotations
 
+import logging
 import socket
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from imgpipe.config.hbase import HBaseConnection
+from imgpipe.errors import ImgpipeError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Gateways that time out before a driver-side call (planning, creating a table) gives up on the rest.
+MAX_TIMEOUTS = 2
 
 #: Server-side errors that a retry cannot fix.
 _PERMANENT = ("TableNotFoundException", "NoSuchColumnFamilyException", "TableDisabledException")
 
 
-def connect(host: str, port: int, timeout_s: float) -> Any:
+def connect(host: str, port: int, timeout_s: float, transport: str = "buffered", protocol: str = "binary") -> Any:
     """A happybase connection with a socket timeout (happybase's default is none: a hung call hangs)."""
     import happybase  # here, not at module level: planning helpers and unit tests do not need Thrift
 
-    return happybase.Connection(host, port, timeout=int(timeout_s * 1000))
+    return happybase.Connection(host, port, timeout=int(timeout_s * 1000), transport=transport, protocol=protocol)
+
+
+def connect_to(cfg: HBaseConnection) -> Any:
+    """A connection to the first gateway of ``cfg`` (``cfg.through(gateway)`` for another one)."""
+    gateway = cfg.gateways[0]
+    return connect(gateway.host, gateway.port, cfg.timeout_s, cfg.transport, cfg.protocol)
+
+
+def through_any(
+    cfg: HBaseConnection, connect: Callable[[Any], Any], use: Callable[[Any], T], what: str, where: str,
+    error: type[ImgpipeError],
+) -> T:  # fmt: skip
+    """``use(connection)`` through the first gateway of ``cfg`` that answers (driver-side calls: planning,
+    creating a table), so that one gateway down does not stop the job. ``ImgpipeError``s of ``use``
+    propagate. Raises ``error`` naming each gateway's failure when all fail, or once ``MAX_TIMEOUTS`` of
+    them timed out: each costs ``timeout_s``, and a whole list of framed gateways that a buffered client
+    waits on (or the reverse) would otherwise keep the driver waiting for hours."""
+    failures: list[str] = []
+    hint, timeouts = "", 0
+    for n, gateway in enumerate(cfg.gateways, 1):
+        try:
+            conn = connect(cfg.through(gateway))
+            try:
+                return use(conn)
+            finally:
+                close_quietly(conn)
+        except ImgpipeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every client failure becomes one named error
+            failures.append(f"{gateway}: {describe(exc)}")
+            hint = hint or mismatch_hint(exc, cfg)
+            timeouts += isinstance(exc, (socket.timeout, TimeoutError))
+            log.warning("%s: cannot %s through %s: %s", where, what, gateway, describe(exc))
+            if timeouts == MAX_TIMEOUTS and n < len(cfg.gateways):
+                failures.append(f"{len(cfg.gateways) - n} more not tried after {timeouts} timeouts")
+                break
+    raise error(f"{where}: cannot {what}: {'; '.join(failures)}{hint}")
+
+
+def mismatch_hint(exc: BaseException, cfg: HBaseConnection) -> str:
+    """A hint for the two ways a gateway answers a client of another transport or protocol: it closes the
+    socket at the first call ("read 0 bytes"), or waits for bytes that never come (a framed client talking
+    to a buffered gateway) until the socket times out. Empty for every other error."""
+    text = describe(exc)
+    if "read 0 bytes" not in text and not isinstance(exc, (socket.timeout, TimeoutError)):
+        return ""
+    return (
+        f" (if the gateways are up, they may use another Thrift transport or protocol than transport: "
+        f"{cfg.transport}, protocol: {cfg.protocol} here: one started with hbase.regionserver.thrift.framed / "
+        ".compact true, or ThriftServer -f / -c, needs transport: framed / protocol: compact; one without them, "
+        "buffered / binary)"
+    )
 
 
 def close_quietly(conn: Any) -> None:

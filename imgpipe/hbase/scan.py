@@ -3,7 +3,8 @@
     read_split(cfg, split)   yields batches of (key, image, passthrough columns...)
 
 A Thrift failure mid-scan (gateway restart, connection reset, expired scanner) reconnects with exponential
-backoff and resumes just after the last row key read: no row is emitted twice or skipped.
+backoff, through the split's next gateway when there are several, and resumes just after the last row key
+read: no row is emitted twice or skipped.
 
 Only the image and passthrough cells are scanned, so a row holding none of them is not returned; a
 row with passthrough cells but no image comes out with a null ``image``.
@@ -23,9 +24,10 @@ from typing import Any
 import pyarrow as pa
 
 from imgpipe import batch as col
-from imgpipe.config.hbase import HBaseSourceConfig
+from imgpipe.config.hbase import Gateway, HBaseSourceConfig
 from imgpipe.errors import SourceError
 from imgpipe.hbase import client as hb
+from imgpipe.hbase import gateways as gw
 from imgpipe.hbase.splits import Connect, HBaseSplit, connect_source, where
 
 log = logging.getLogger(__name__)
@@ -51,45 +53,50 @@ def read_split(
     connect: Connect | None = None,
     sleep: Callable[[float], None] = time.sleep,
     on_retry: Callable[[BaseException], None] | None = None,
+    counts: dict[str, float] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Scan one split; yield Arrow batches of at most ``max_batch_rows`` rows and about ``max_batch_bytes``.
 
     A batch is cut as soon as its cell data reaches ``max_batch_bytes`` (so it exceeds the bound by at
-    most one row) or it holds ``max_batch_rows`` rows. ``connect`` and ``sleep`` are seams for tests.
+    most one row) or it holds ``max_batch_rows`` rows. The scan goes through ``split.gateways`` in order
+    (``imgpipe.hbase.gateways.read_order``), moving on when one fails. ``counts`` (if given) receives
+    ``rows:<gateway>``, ``splits:<gateway>`` (the gateway that finished the scan) and
+    ``failovers:<gateway>`` (left after a failure). ``connect`` and ``sleep`` are seams for tests.
 
     Raises:
         SourceError: the scan still fails after ``cfg.retries`` consecutive retries.
     """
     connect = connect or connect_source
+    counts = {} if counts is None else counts
     builder = _BatchBuilder(cfg, max_batch_bytes, max_batch_rows)
+    gateways = gw.Failover(gw.read_order(split.gateways, cfg.gateways, cfg.port, split.index))
     last_key: bytes | None = None  # the resume point: every row <= last_key was read exactly once
     failures = 0
     while True:
         start = split.start if last_key is None else last_key + b"\x00"  # the next possible key
-        conn = None
+        gateway, conn = gateways.current, None
         try:
-            conn = connect(cfg)
+            conn = connect(cfg.through(gateway))
             for key, cells in _rows(conn.table(cfg.table), cfg, start, split.stop):
                 full = builder.add(key, cells)
                 last_key, failures = key, 0
+                gw.count(counts, gw.ROWS, gateway)
                 if full is not None:
                     yield full
+            gw.count(counts, gw.SPLITS, gateway)
             break
         except hb.TRANSIENT as exc:
-            if not hb.is_transient(exc):
-                raise SourceError(f"{where(cfg)}: {split.description}: {hb.describe(exc)}") from exc
             failures += 1
-            if failures > cfg.retries:
-                raise SourceError(
-                    f"{where(cfg)}: {split.description}: gave up after {cfg.retries} retries "
-                    f"(resume point {hb.show_key(last_key) if last_key is not None else 'start'}): {hb.describe(exc)}"
-                ) from exc
+            _give_up_unless_transient(cfg, split, gateway, exc, failures, last_key)
+            moved_to = gateways.fail()
+            if moved_to is not None:
+                gw.count(counts, gw.FAILOVERS, gateway)
             delay = hb.backoff(failures, cfg.backoff_s, cfg.max_backoff_s)
             log.warning(
-                "%s: %s: %s; retry %d/%d in %.1fs, resuming after %s",
-                where(cfg), split.description, hb.describe(exc), failures, cfg.retries, delay,
-                hb.show_key(last_key) if last_key is not None else "the split start",
-            )
+                "%s: %s: %s failed: %s; retry %d/%d in %.1fs through %s, resuming after %s",
+                where(cfg), split.description, gateway, hb.describe(exc), failures, cfg.retries, delay,
+                moved_to or gateway, hb.show_key(last_key) if last_key is not None else "the split start",
+            )  # fmt: skip
             if on_retry is not None:
                 on_retry(exc)
             sleep(delay)
@@ -99,6 +106,20 @@ def read_split(
     tail = builder.flush()
     if tail is not None:
         yield tail
+
+
+def _give_up_unless_transient(
+    cfg: HBaseSourceConfig, split: HBaseSplit, gateway: Gateway, exc: BaseException, failures: int,
+    last_key: bytes | None,
+) -> None:  # fmt: skip
+    if not hb.is_transient(exc):
+        raise SourceError(f"{where(cfg)}: {split.description} through {gateway}: {hb.describe(exc)}") from exc
+    if failures > cfg.retries:
+        raise SourceError(
+            f"{where(cfg)}: {split.description}: gave up after {cfg.retries} retries "
+            f"(resume point {hb.show_key(last_key) if last_key is not None else 'start'}; last through {gateway}): "
+            f"{hb.describe(exc)}{hb.mismatch_hint(exc, cfg) if last_key is None else ''}"
+        ) from exc
 
 
 def _rows(table: Any, cfg: HBaseSourceConfig, start: bytes, stop: bytes) -> Iterator[tuple[bytes, dict[bytes, bytes]]]:

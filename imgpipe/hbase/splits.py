@@ -1,7 +1,8 @@
 """HBase read planning, on the driver: the table's regions -> key-range splits, one Spark task each.
 
     plan_splits(cfg)    one HBaseSplit per region overlapping row_start/row_stop/prefix, each cut
-                        ``splits_per_region`` ways between its first and last real key
+                        ``splits_per_region`` ways between its first and last real key, each with the
+                        gateways to read it through (``imgpipe.hbase.gateways.assign``)
 
 Read parallelism is the number of splits, never the number of model sessions. A split is a frozen,
 picklable value with a JSON form for the run manifest.
@@ -17,6 +18,7 @@ from typing import Any
 from imgpipe.config.hbase import HBaseSourceConfig, key_bytes
 from imgpipe.errors import SourceError
 from imgpipe.hbase import client as hb
+from imgpipe.hbase import gateways as gw
 
 log = logging.getLogger(__name__)
 
@@ -25,70 +27,80 @@ Connect = Callable[[HBaseSourceConfig], Any]
 
 @dataclass(frozen=True)
 class HBaseSplit:
-    """One scan task: rows ``[start, stop)``; ``stop == b""`` means "to the end of the table"."""
+    """One scan task: rows ``[start, stop)``; ``stop == b""`` means "to the end of the table".
+
+    ``server`` is the host of the RegionServer holding the region (``""`` if unknown); ``gateways`` the
+    ``host:port`` of the Thrift gateways to read it through, in order: the one chosen for it, then the
+    failover order (empty: the configured order).
+    """
 
     index: int
     start: bytes
     stop: bytes
     region: str
     description: str
+    server: str = ""
+    gateways: tuple[str, ...] = ()
 
     def to_unit(self) -> list[Any]:
         """JSON-friendly form (keys as hex) for run manifests."""
-        return [self.index, self.start.hex(), self.stop.hex(), self.region, self.description]
+        return [self.index, self.start.hex(), self.stop.hex(), self.region, self.description, self.server,
+                list(self.gateways)]  # fmt: skip
 
     @classmethod
     def from_unit(cls, unit: list[Any]) -> HBaseSplit:
-        index, start, stop, region, description = unit
-        return cls(int(index), bytes.fromhex(start), bytes.fromhex(stop), str(region), str(description))
-
+        """The inverse of ``to_unit``; also reads the five-item units of manifests written before gateways."""
+        index, start, stop, region, description, *more = unit
+        server, gateways = (str(more[0]), tuple(str(g) for g in more[1])) if more else ("", ())
+        return cls(
+            int(index), bytes.fromhex(start), bytes.fromhex(stop), str(region), str(description), server, gateways
+        )
 
 
 def plan_splits(cfg: HBaseSourceConfig, *, connect: Connect | None = None) -> list[HBaseSplit]:
     """One split per region overlapping the configured key range, each cut ``splits_per_region`` ways.
 
     Raises:
-        SourceError: the gateway is unreachable or the table does not exist.
+        SourceError: no gateway answers, or the table does not exist.
     """
-    connect = connect or connect_source
     lo, hi = key_range(cfg)
-    try:
-        conn = connect(cfg)
-        try:
-            table = conn.table(cfg.table)
-            regions = table.regions()
-            if not regions:
-                _require_table(conn, cfg)
-                regions = [{"start_key": b"", "end_key": b"", "name": b""}]
-            splits = _plan(table, cfg, regions, lo, hi)
-        finally:
-            conn.close()
-    except SourceError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - every client failure becomes one named error
-        raise SourceError(f"{where(cfg)}: cannot plan the scan: {hb.describe(exc)}") from exc
-    log.info("%s: %d splits over %d regions", where(cfg), len(splits), len(regions))
-    return splits
+
+    def plan_through(conn: Any) -> list[HBaseSplit]:
+        table = conn.table(cfg.table)
+        regions = table.regions()
+        if not regions:
+            _require_table(conn, cfg)
+            regions = [{"start_key": b"", "end_key": b"", "name": b""}]
+        splits = _plan(table, cfg, regions, lo, hi)
+        log.info("%s: %d splits over %d regions", where(cfg), len(splits), len(regions))
+        return splits
+
+    return hb.through_any(cfg, connect or connect_source, plan_through, "plan the scan", where(cfg), SourceError)
 
 
 def _plan(table: Any, cfg: HBaseSourceConfig, regions: list[dict[str, Any]], lo: bytes, hi: bytes) -> list[HBaseSplit]:
-    ranges: list[tuple[bytes, bytes, str]] = []
+    ranges: list[tuple[bytes, bytes, str, str]] = []
     for region in sorted(regions, key=lambda r: r["start_key"]):
         clipped = clip(region["start_key"], region["end_key"], lo, hi)
         if clipped is None:
             continue
         name = region["name"].decode("utf-8", "replace") if region["name"] else cfg.table
+        server = (region.get("server_name") or b"").decode("utf-8", "replace")
         start, stop = clipped
         if cfg.splits_per_region > 1:
             first, last = _data_bounds(table, start, stop)
             bounds = split_points(first or start, (last + b"\x00") if last else stop, cfg.splits_per_region)
             edges = [start, *(b for b in bounds if start < b and (not stop or b < stop)), stop]
-            ranges.extend((a, b, name) for a, b in zip(edges, edges[1:]))
+            ranges.extend((a, b, name, server) for a, b in zip(edges, edges[1:]))
         else:
-            ranges.append((start, stop, name))
+            ranges.append((start, stop, name, server))
+    orders = gw.assign([server for *_, server in ranges], cfg.gateways)
     return [
-        HBaseSplit(i, a, b, name, f"{cfg.table} rows [{hb.show_key(a)}, {hb.show_key(b) if b else 'end'})")
-        for i, (a, b, name) in enumerate(ranges)
+        HBaseSplit(
+            i, a, b, name, f"{cfg.table} rows [{hb.show_key(a)}, {hb.show_key(b) if b else 'end'})", server,
+            tuple(str(g) for g in order),
+        )  # fmt: skip
+        for i, ((a, b, name, server), order) in enumerate(zip(ranges, orders, strict=True))
     ]
 
 
@@ -172,9 +184,10 @@ def split_points(start: bytes, stop: bytes, n: int) -> list[bytes]:
 
 
 def connect_source(cfg: HBaseSourceConfig) -> Any:
-    return hb.connect(cfg.host, cfg.port, cfg.timeout_s)
+    """A connection to the first configured gateway (``cfg.through(gateway)`` picks another)."""
+    return hb.connect_to(cfg)
 
 
 def where(cfg: HBaseSourceConfig) -> str:
-    """How messages name the source: ``hbase source 'photos' (host:9090)``."""
-    return f"hbase source {cfg.table!r} ({cfg.host}:{cfg.port})"
+    """How messages name the source: ``hbase source 'photos' (h1:9090, h2:9090)``."""
+    return f"hbase source {cfg.table!r} ({cfg.show_gateways()})"

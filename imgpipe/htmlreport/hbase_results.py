@@ -36,7 +36,7 @@ class ScannedResults:
 
 def scan_results(cfg: HBaseSinkConfig, run_id: str, samples: int, limit: int) -> ScannedResults:
     """This run's rows of the sink table, at most ``limit`` of them. Raises what happybase raises."""
-    conn = hbase.connect(cfg.host, cfg.port, cfg.timeout_s)
+    conn = hbase.connect_to(cfg)
     try:
         scanner = conn.table(cfg.table).scan(
             columns=[f"{cfg.family}:{name}".encode() for name in _CELLS],

@@ -114,11 +114,11 @@ def _parquet_in(path: str) -> list[str]:
 
 
 def _from_hbase(cfg: HBaseSourceConfig, keys: list[Any]) -> Fetched:
-    where = f"HBase {cfg.host}:{cfg.port} table {cfg.table}"
+    where = f"HBase {cfg.gateways[0]} table {cfg.table}"  # the first gateway: a report reads a few rows
     row_keys = [k if isinstance(k, bytes) else str(k).encode("utf-8") for k in keys]
     conn = None
     try:
-        conn = hbase.connect(cfg.host, cfg.port, cfg.timeout_s)
+        conn = hbase.connect_to(cfg)
         rows = dict(conn.table(cfg.table).rows(row_keys, columns=[cfg.column.encode()]))
     except Exception as exc:  # noqa: BLE001 - any Thrift or socket failure: every image says why
         return dict.fromkeys(keys, f"cannot read {where}: {hbase.describe(exc)}")

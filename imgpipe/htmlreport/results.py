@@ -24,9 +24,8 @@ from numpy.typing import NDArray
 from imgpipe import batch as B
 from imgpipe.htmlreport.run import RunOutput, dataset
 
-OBJECT_INDEX = "object_index"  # the exploded layout's column (imgpipe.sinks.parquet.OBJECT_INDEX)
 SCORE_BINS = 20
-_ROW_COLUMNS = (B.KEY, B.WIDTH, B.HEIGHT, B.STATUS, B.ERROR_REASON, B.ERROR, B.RUN_ID, OBJECT_INDEX)
+_ROW_COLUMNS = (B.KEY, B.WIDTH, B.HEIGHT, B.STATUS, B.ERROR_REASON, B.ERROR, B.RUN_ID, B.OBJECT_INDEX)
 _OBJECT_FIELDS = ("label_name", "score", "box")
 _BATCH_ROWS = 8192
 
@@ -103,9 +102,9 @@ def _narrow_columns(parquet: pq.ParquetFile) -> list[str]:
 
 
 def _image_rows(table: pa.Table) -> pa.Table:
-    if OBJECT_INDEX not in table.column_names:
+    if B.OBJECT_INDEX not in table.column_names:
         return table
-    index = table[OBJECT_INDEX]
+    index = table[B.OBJECT_INDEX]
     return table.filter(pc.or_kleene(pc.is_null(index), pc.equal(index, 0)))
 
 
@@ -114,8 +113,8 @@ def _object_columns(table: pa.Table) -> tuple[pa.Array, pa.Array] | None:
     if B.OBJECTS in table.column_names:
         flat = pc.list_flatten(table[B.OBJECTS].combine_chunks())
         return pc.struct_field(flat, "label_name"), pc.struct_field(flat, "score")
-    if OBJECT_INDEX in table.column_names and "label_name" in table.column_names:
-        objects = table.filter(pc.is_valid(table[OBJECT_INDEX]))
+    if B.OBJECT_INDEX in table.column_names and "label_name" in table.column_names:
+        objects = table.filter(pc.is_valid(table[B.OBJECT_INDEX]))
         return objects["label_name"].combine_chunks(), objects["score"].combine_chunks()
     return None
 
@@ -127,7 +126,7 @@ def _count(stats: ResultStats, table: pa.Table) -> None:
     found = _object_columns(table)
     if found is None:
         return
-    if OBJECT_INDEX in table.column_names:
+    if B.OBJECT_INDEX in table.column_names:
         stats.layout = "exploded"
     labels, scores = found
     stats.objects += len(labels)
@@ -213,9 +212,9 @@ def _add_row(found: dict[Any, SampleImage], row: dict[str, Any]) -> None:
         image = found[key] = SampleImage(
             key, row.get(B.WIDTH), row.get(B.HEIGHT), row[B.STATUS], row.get(B.ERROR_REASON), row.get(B.ERROR)
         )
-    elif OBJECT_INDEX not in row:
+    elif B.OBJECT_INDEX not in row:
         return  # a duplicated key: the first row stands for it
-    for obj in row.get(B.OBJECTS) or ([row] if row.get(OBJECT_INDEX) is not None else []):
+    for obj in row.get(B.OBJECTS) or ([row] if row.get(B.OBJECT_INDEX) is not None else []):
         image.objects.append(_detection(obj))
     image.objects.sort(key=lambda d: -d.score)
 

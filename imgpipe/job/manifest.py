@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -29,7 +28,7 @@ from imgpipe.spark import fs
 #: Options that change how fast a run goes, never what it writes: free to change on ``--resume``.
 SPEED_ONLY = frozenset(
     {"batch_size", "providers", "intra_op_threads", "timeout_s", "retries", "backoff_s", "max_backoff_s",
-     "scan_batch_size", "max_bytes_per_partition", "splits_per_region"}
+     "scan_batch_size", "max_bytes_per_partition", "splits_per_region", "transport", "protocol"}
 )  # fmt: skip
 
 
@@ -44,6 +43,10 @@ class Manifest:
     counts: dict[str, dict[str, float]] = field(default_factory=dict)
     #: Inputs the source left out by configuration (files with other extensions).
     skipped: int = 0
+    #: Spark SQL type of the source's keys, for datasets built on the driver (the errors).
+    key_type: str = "string"
+    #: Images the plan holds, where the source could tell (for progress).
+    images: int | None = None
 
     def chunk_name(self, index: int) -> str:
         return f"chunk={self.run_id}-{index:05d}"
@@ -55,7 +58,7 @@ class Manifest:
     def to_json(self) -> str:
         return json.dumps(
             {"run_id": self.run_id, "settings": self.settings, "chunks": self.chunks, "done": self.done,
-             "counts": self.counts, "skipped": self.skipped}
+             "counts": self.counts, "skipped": self.skipped, "key_type": self.key_type, "images": self.images}
         )  # fmt: skip
 
     @classmethod
@@ -63,13 +66,9 @@ class Manifest:
         data = json.loads(text)
         return cls(
             data["run_id"], dict(data.get("settings", {})), data["chunks"], list(data.get("done", [])),
-            dict(data.get("counts", {})), int(data.get("skipped", 0)),
+            dict(data.get("counts", {})), int(data.get("skipped", 0)), str(data.get("key_type", "string")),
+            data.get("images"),
         )  # fmt: skip
-
-
-def new_run_id() -> str:
-    """A fresh run's id when the config sets none: the UTC start time, sortable."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def manifest_path(report_dir: str) -> str:

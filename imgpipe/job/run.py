@@ -21,11 +21,13 @@ from pyspark.sql import SparkSession
 from imgpipe.config import LoadedConfig
 from imgpipe.errors import ImgpipeError
 from imgpipe.job import ledger, manifest, tally
+from imgpipe.job.progress import Mode, Watch
 from imgpipe.pipeline import Pipeline
-from imgpipe.report import FAILED, RunReport
+from imgpipe.report import FAILED, RunReport, images_in, inference_config, new_run_id
 from imgpipe.sinks import Sink, make_sink
 from imgpipe.sources import Source, make_source
 from imgpipe.spark import files, fs, status
+from imgpipe.spark.counts import add
 from imgpipe.spark.errors import describe_failure
 from imgpipe.spark.session import build_session, cores_per_task, is_local, master_of
 
@@ -33,28 +35,39 @@ log = logging.getLogger("imgpipe.job")
 
 
 def run_job(
-    loaded: LoadedConfig, pipeline: Pipeline, *, resume: bool = False, submitted: bool = False
+    loaded: LoadedConfig,
+    pipeline: Pipeline,
+    *,
+    resume: bool = False,
+    verbose: bool = False,
+    progress: Mode = "off",
+    submitted: bool = False,
 ) -> RunReport:
     """Run the whole job on a session built from ``spark:`` (and spark-submit's settings when ``submitted``);
-    the session is stopped afterwards."""
-    spark = build_session(loaded.job.spark, submitted=submitted)
+    the session is stopped afterwards.
+
+    ``progress``: ``bar`` (a live bar on a terminal), ``lines`` (a timestamped line now and then) or ``off``.
+    """
+    spark = build_session(loaded.job.spark, verbose=verbose, submitted=submitted)
     try:
-        return run_on(spark, loaded, pipeline, resume=resume)
+        return run_on(spark, loaded, pipeline, resume=resume, progress=progress)
     finally:
         spark.stop()
 
 
-def run_on(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, *, resume: bool = False) -> RunReport:
+def run_on(
+    spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, *, resume: bool = False, progress: Mode = "off"
+) -> RunReport:
     """Run the job on ``spark``. Any failure becomes an ``ImgpipeError`` naming its root cause."""
     try:
-        return _run(spark, loaded, pipeline, resume)
+        return _run(spark, loaded, pipeline, resume, progress)
     except ImgpipeError:
         raise
     except Exception as exc:
         raise ImgpipeError(f"the job failed: {describe_failure(exc)}") from exc
 
 
-def _run(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, resume: bool) -> RunReport:
+def _run(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, resume: bool, progress: Mode) -> RunReport:
     started = time.monotonic()
     source, sink = make_source(loaded.job), make_sink(loaded.job)
     if not is_local(master_of(spark)):
@@ -62,13 +75,14 @@ def _run(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, resume: 
     sink.claim(spark)
     settings = manifest.result_settings(loaded.job, _models(pipeline))
     plan = _resumed(spark, loaded, sink, settings) if resume else None
-    run_id = plan.run_id if plan else (pipeline.run_id or manifest.new_run_id())
+    run_id = plan.run_id if plan else (pipeline.run_id or new_run_id())
     report = _new_report(loaded, source, sink, pipeline, run_id, master_of(spark))
     _write_summary(spark, sink, report, loaded)
     try:
         plan = plan or _plan(spark, source, sink, run_id, settings)
-        _run_chunks(spark, source, sink, replace(pipeline, run_id=run_id), plan, report)
-        _finish(spark, sink, report, plan, source.unique_keys)
+        with Watch(spark, progress, plan.images, len(plan.chunks)) as watch:
+            collected = _run_chunks(spark, source, sink, replace(pipeline, run_id=run_id), plan, report, watch)
+        _finish(spark, source, sink, report, plan, collected)
     except BaseException as exc:  # the summary must not keep saying "running"; the error still propagates
         report.status, report.error = FAILED, describe_failure(exc)
         report.wall_seconds = time.monotonic() - started
@@ -90,6 +104,7 @@ def _new_report(
         master=master,
         max_error_rate=loaded.job.run.max_error_rate,
         models=_models(pipeline),
+        inference=inference_config(loaded.job),
         started_at=_now(),
     )
 
@@ -114,7 +129,10 @@ def _plan(spark: SparkSession, source: Source, sink: Sink, run_id: str, settings
     began = time.monotonic()
     planned = source.plan(spark)
     chunks = manifest.group(planned.units, source.chunk_size)
-    plan = manifest.Manifest(run_id, manifest.hashed(settings), chunks, skipped=planned.skipped)
+    plan = manifest.Manifest(
+        run_id, manifest.hashed(settings), chunks, skipped=planned.skipped, key_type=planned.key_type,
+        images=planned.images,
+    )  # fmt: skip
     log.info("planned %d read units in %d chunks in %.1fs", len(planned.units), len(chunks), time.monotonic() - began)
     sink.prepare(spark)
     manifest.save(spark, sink.report_dir, plan)
@@ -122,26 +140,41 @@ def _plan(spark: SparkSession, source: Source, sink: Sink, run_id: str, settings
 
 
 def _run_chunks(
-    spark: SparkSession, source: Source, sink: Sink, pipeline: Pipeline, plan: manifest.Manifest, report: RunReport
-) -> None:
+    spark: SparkSession,
+    source: Source,
+    sink: Sink,
+    pipeline: Pipeline,
+    plan: manifest.Manifest,
+    report: RunReport,
+    watch: Watch,
+) -> tally.Tally:
+    """Every chunk not yet done, each committed with its counts; what this invocation's tasks brought back."""
     pipeline = pipeline.with_threads(cores_per_task(spark))
     report.chunks_total = len(plan.chunks)
+    collected = tally.Tally()
     for index, units in enumerate(plan.chunks):
         if index in plan.done:
             report.chunks_skipped += 1
-            report.images_already_committed += int(sum(plan.counts.get(str(index), {}).values()))
+            report.images_already_committed += images_in(plan.counts.get(str(index), {}))
+            watch.committed(plan.counts.get(str(index), {}))
             continue
         began = time.monotonic()
-        counts = tally.counter(spark)
+        counter = tally.counter(spark)
+        watch.chunk(index, counter)
+        run = tally.Tallied(pipeline, counter, hash_keys=not source.unique_keys)
         with status.tracked_jobs(spark, f"imgpipe run {report.run_id} chunk {index + 1}/{len(plan.chunks)}") as jobs:
-            tasks = _run_chunk(spark, source, sink, tally.Tallied(pipeline, counts), units, plan.chunk_name(index))
+            tasks = _run_chunk(spark, source, sink, run, units, plan.chunk_name(index))
         _count_tasks(spark, jobs, report)
         report.read_tasks += tasks
-        report.images_processed += int(sum(counts.value.values()))
+        report.images_processed += images_in(counter.value.counts)
         log.info("chunk %d/%d: %d read tasks in %.1fs", index + 1, len(plan.chunks), tasks, time.monotonic() - began)
-        plan.commit(index, counts.value)
+        plan.commit(index, counter.value.counts)
         manifest.save(spark, sink.report_dir, plan)
+        collected.merge(counter.value)
+        watch.committed(counter.value.counts)
     report.source_retries = source.retries()
+    report.gateways = source.gateways()
+    return collected
 
 
 def _count_tasks(spark: SparkSession, jobs: status.Jobs, report: RunReport) -> None:
@@ -161,14 +194,27 @@ def _run_chunk(
     return tasks
 
 
-def _finish(spark: SparkSession, sink: Sink, report: RunReport, plan: manifest.Manifest, unique_keys: bool) -> None:
-    """Counts from the manifest; the errors dataset (and duplicate keys) read back from what was committed."""
+def _finish(
+    spark: SparkSession, source: Source, sink: Sink, report: RunReport, plan: manifest.Manifest, collected: tally.Tally
+) -> None:
+    """Counts from the manifest; errors and duplicate keys from what the tasks brought back, or read back."""
     began = time.monotonic()
-    counts: tally.Counts = {}
     for chunk_counts in plan.counts.values():
-        tally.add(counts, chunk_counts)
-    report.outcomes = {key: int(n) for key, n in counts.items()}
+        add(report.counts, chunk_counts)
     report.files_skipped = plan.skipped
+    report.spark_app_id = spark.sparkContext.applicationId
+    errors = None if report.chunks_skipped else ledger.collected_errors(collected, source.unique_keys)
+    if errors is None:
+        _read_back_errors(spark, sink, report, source.unique_keys)
+    else:
+        ledger.write_rows(spark, errors, plan.key_type, sink.errors_path, report.run_id, sink.errors_mode)
+    report.outputs = sink.locations()
+    report.finished_at = _now()
+    log.info("report (errors%s) in %.1fs", "" if errors is not None else " read back", time.monotonic() - began)
+
+
+def _read_back_errors(spark: SparkSession, sink: Sink, report: RunReport, unique_keys: bool) -> None:
+    """The errors dataset (and duplicate keys) from what was committed: resumed runs, floods of errors, repeats."""
     rows = sink.ledger(spark, report.run_id)
     duplicates = None
     if not unique_keys:
@@ -179,9 +225,6 @@ def _finish(spark: SparkSession, sink: Sink, report: RunReport, plan: manifest.M
     ledger.write_errors(rows, duplicates, sink.errors_path, report.run_id, sink.errors_mode)
     if duplicates is not None:
         duplicates.unpersist()
-    report.outputs = sink.locations()
-    report.finished_at = _now()
-    log.info("report (errors, duplicates) in %.1fs", time.monotonic() - began)
 
 
 def _write_summary(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from imgpipe.config.inference import DetectConfig, EmbedConfig
-from imgpipe.config.job import JobConfig
+from imgpipe.config.job import InferenceConfig, JobConfig
 from imgpipe.errors import ModelError, did_you_mean
 from imgpipe.runtime.checks import check_model
 from imgpipe.runtime.fetch import MIRROR_ENV, cache_dir, fetch, sha256_of, verified
@@ -78,13 +78,14 @@ def check_model_path(name: str, path: Path, roots: list[Path]) -> None:
 
 
 def resolve_models(
-    job: JobConfig,
+    job: JobConfig | InferenceConfig,
     registry: Registry | None = None,
     *,
     config_path: str | Path | None = None,
     where: Callable[[tuple[str, ...]], str] | None = None,
 ) -> ResolvedModels:
-    """Find, verify and check every model the job names. Raises ``ModelError`` naming the model.
+    """Find, verify and check every model the job (or ``imgpipe.spark.infer``'s config) names. Raises ``ModelError``
+    naming the model.
 
     ``config_path`` is the config file the job came from: models given by path may live in its folder.
     ``where`` renders a YAML location (``LoadedConfig.where``: ``job.yaml:9`` or ``--set``); when given, each
@@ -110,7 +111,7 @@ def resolve_model(
     roots = allowed_model_roots() if roots is None else roots
     if cfg.model in registry.models:
         model = _from_registry(cfg, registry, roots)
-    elif _looks_like_path(cfg.model):
+    elif looks_like_path(cfg.model):
         model = _from_path(cfg, roots)
     else:
         raise ModelError(
@@ -144,7 +145,8 @@ def _from_path(cfg: DetectConfig | EmbedConfig, roots: list[Path]) -> ResolvedMo
     return ResolvedModel(name, str(path), sha, cfg.spec)
 
 
-def _looks_like_path(model: str) -> bool:
+def looks_like_path(model: str) -> bool:
+    """A ``model:`` value naming a file rather than a registry entry (the rule resolution follows)."""
     return model.endswith(".onnx") or "/" in model or os.sep in model
 
 

@@ -1,8 +1,9 @@
 """The HBase sink: results put back per image key (the cell layout is in ``imgpipe.hbase.cells``).
 
-Each chunk is written through ``mapInArrow`` (batched, retried puts in the tasks), which emits a narrow ledger
-(key, status, error...) that Spark's writer commits per chunk under ``<report_dir>/status``: the counts, the
-errors dataset and resume all read that ledger back, never in-flight counters.
+Each chunk is written through ``mapInArrow`` (batched, retried puts in the tasks, each task through its own
+gateway when there are several), which emits a narrow ledger (key, status, error...) that Spark's writer
+commits per chunk under ``<report_dir>/status``: the counts, the errors dataset and resume all read that
+ledger back, never in-flight counters.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pyarrow as pa
+from pyspark import TaskContext
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
@@ -30,7 +32,7 @@ class HBaseSink(ReportFiles):
         self.status_path = outputs.join(self.report_dir, outputs.STATUS)
 
     def describe(self) -> str:
-        return f"hbase {self.cfg.host}:{self.cfg.port}/{self.cfg.table} family {self.cfg.family}"
+        return f"hbase {self.cfg.show_gateways()}/{self.cfg.table} family {self.cfg.family}"
 
     def prepare(self, spark: SparkSession) -> None:
         cells.prepare(self.cfg)
@@ -41,7 +43,9 @@ class HBaseSink(ReportFiles):
         narrow = pa.schema([to_arrow_schema(df.schema).field(c) for c in B.LEDGER])
 
         def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            for batch in cells.write_through(cfg, batches):
+            context = TaskContext.get()
+            task = context.partitionId() if context is not None else 0
+            for batch in cells.write_through(cfg, batches, task=task):
                 yield batch.select(list(B.LEDGER))
 
         ledger = df.mapInArrow(write, from_arrow_schema(narrow))
@@ -51,5 +55,5 @@ class HBaseSink(ReportFiles):
         return spark.read.parquet(self.status_path).filter(F.col(B.RUN_ID) == run_id).select(*B.LEDGER)
 
     def locations(self) -> dict[str, str]:
-        table = f"{self.cfg.host}:{self.cfg.port}/{self.cfg.table}"
+        table = f"{self.cfg.show_gateways()}/{self.cfg.table}"
         return {"hbase": table, "errors": self.errors_path, "summary": self.summary_path}

@@ -21,7 +21,6 @@ from imgpipe.config.sections import ParquetSinkConfig
 from imgpipe.sinks.base import ReportFiles
 from imgpipe.spark import fs
 
-OBJECT_INDEX = "object_index"
 OBJECT = "object"
 
 
@@ -67,12 +66,12 @@ def explode_objects(df: DataFrame) -> DataFrame:
     if B.OBJECTS not in df.columns:
         return df
     rest = [F.col(c) for c in df.columns if c != B.OBJECTS]
-    exploded = df.select(*rest, F.posexplode_outer(B.OBJECTS).alias(OBJECT_INDEX, OBJECT))
+    exploded = df.select(*rest, F.posexplode_outer(B.OBJECTS).alias(B.OBJECT_INDEX, OBJECT))
     fields = exploded.schema[OBJECT].dataType.fieldNames()  # type: ignore[attr-defined]
-    return exploded.select(*rest, OBJECT_INDEX, *[F.col(f"{OBJECT}.{f}").alias(f) for f in fields])
+    return exploded.select(*rest, B.OBJECT_INDEX, *[F.col(f"{OBJECT}.{f}").alias(f) for f in fields])
 
 
 def one_row_per_image(df: DataFrame) -> DataFrame:
-    if OBJECT_INDEX in df.columns:
-        return df.filter(F.col(OBJECT_INDEX).isNull() | (F.col(OBJECT_INDEX) == 0))
+    if B.OBJECT_INDEX in df.columns:
+        return df.filter(F.col(B.OBJECT_INDEX).isNull() | (F.col(B.OBJECT_INDEX) == 0))
     return df

@@ -19,6 +19,10 @@ class Planned(NamedTuple):
     units: list[Any]
     #: Inputs the source saw but leaves out by configuration (files whose extension is not in ``extensions``).
     skipped: int = 0
+    #: Spark SQL type of the keys (``string`` for paths, ``binary`` for HBase row keys, a Parquet column's type).
+    key_type: str = "string"
+    #: How many images the units hold, where planning can tell without reading them (for progress).
+    images: int | None = None
 
 
 class Source(Protocol):
@@ -37,6 +41,10 @@ class Source(Protocol):
 
     def retries(self) -> int:
         """Source calls retried after transient errors so far (0 where the reader retries on its own)."""
+
+    def gateways(self) -> dict[str, dict[str, int]]:
+        """Per service read through (HBase Thrift gateways): ``{"h1:9090": {"splits": 2, "rows": 8, "failovers": 1}}``;
+        ``{}`` for sources that Spark's own readers read."""
 
 
 def fused_results(df: DataFrame, run: BatchFn) -> tuple[DataFrame, int]:

@@ -32,7 +32,6 @@ Listed = tuple[str, int, str | None]
 _SCHEMA = StructType(
     [StructField(B.KEY, StringType()), StructField(B.IMAGE, BinaryType()), StructField(B.READ_ERROR, StringType())]
 )
-_GLOB_CHARS = frozenset("\\[]{}*?,")
 
 
 class FilesSource:
@@ -56,8 +55,8 @@ class FilesSource:
         if not wanted:
             shown = ", ".join(cfg.extensions) or "any"
             raise SourceError(f"files source {cfg.path!r}: no files found (extensions: {shown})")
-        units = [[p, n] if why is None else [p, n, why] for p, n, why in wanted]
-        return Planned(units[: cfg.limit] if cfg.limit else units, skipped=len(listed) - len(wanted))
+        units = [[p, n] if why is None else [p, n, why] for p, n, why in wanted][: cfg.limit or None]
+        return Planned(units, skipped=len(listed) - len(wanted), images=len(units))
 
     def results(self, spark: SparkSession, units: list[Any], run: BatchFn) -> tuple[DataFrame, int]:
         return fused_results(self.read(spark, units), run)
@@ -81,6 +80,9 @@ class FilesSource:
     def retries(self) -> int:
         return 0  # Spark's file reader retries by itself and does not count
 
+    def gateways(self) -> dict[str, dict[str, int]]:
+        return {}
+
 
 def _scan(spark: SparkSession, paths: list[str]) -> tuple[DataFrame | None, list[str]]:
     """binaryFile over ``paths``; files deleted since listing are left out and returned, never silently dropped."""
@@ -88,7 +90,7 @@ def _scan(spark: SparkSession, paths: list[str]) -> tuple[DataFrame | None, list
     while paths:
         try:
             reader = spark.read.format("binaryFile").option("ignoreMissingFiles", "false")
-            df = reader.load([_literal(p) for p in paths])
+            df = reader.load([fs.literal(p) for p in paths])
             no_error = F.lit(None).cast("string").alias(B.READ_ERROR)
             return df.select(F.col("path").alias(B.KEY), F.col("content").alias(B.IMAGE), no_error), gone
         except AnalysisException as exc:
@@ -98,11 +100,6 @@ def _scan(spark: SparkSession, paths: list[str]) -> tuple[DataFrame | None, list
             gone += missing
             paths = [p for p in paths if p not in set(missing)]
     return None, gone
-
-
-def _literal(path: str) -> str:
-    """``path`` with Hadoop glob characters escaped, so Spark reads that one file and never expands a pattern."""
-    return "".join("\\" + c if c in _GLOB_CHARS else c for c in path)
 
 
 def _list(spark: SparkSession, pattern: str, recursive: bool) -> Iterator[Listed]:

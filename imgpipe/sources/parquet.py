@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType
@@ -18,6 +19,15 @@ from imgpipe.config.job import JobConfig
 from imgpipe.config.sections import ParquetSourceConfig
 from imgpipe.errors import SourceError, first_line
 from imgpipe.sources.base import BatchFn, Planned, fused_results
+from imgpipe.spark import fs
+
+
+def _rows(files: list[str], limit: int | None) -> int | None:
+    """Rows in the files from their footers, for local files (a remote filesystem is not worth a round trip)."""
+    if not all(f.startswith("file:") for f in files):
+        return None
+    rows = sum(int(pq.ParquetFile(f[len("file:") :]).metadata.num_rows) for f in files)
+    return min(rows, limit) if limit else rows
 
 
 class ParquetSource:
@@ -36,7 +46,9 @@ class ParquetSource:
         except Exception as exc:
             raise SourceError(f"parquet source {self.cfg.paths}: {first_line(exc)}") from exc
         self._check_columns(df)
-        return Planned(sorted(df.inputFiles()))
+        files = sorted(fs.from_uri(f) for f in df.inputFiles())
+        key_type = df.schema[self.cfg.key_column].dataType.simpleString()
+        return Planned(files, key_type=key_type, images=_rows(files, self.cfg.limit))
 
     def results(self, spark: SparkSession, units: list[Any], run: BatchFn) -> tuple[DataFrame, int]:
         return fused_results(self.read(spark, units), run)
@@ -46,11 +58,14 @@ class ParquetSource:
         spark.conf.set("spark.sql.files.maxPartitionBytes", str(cfg.max_bytes_per_partition))
         cols = [F.col(cfg.key_column).alias(B.KEY), F.col(cfg.image_column).alias(B.IMAGE)]
         cols += [F.col(name) for name in cfg.passthrough]
-        df = spark.read.parquet(*units).select(*cols)
+        df = spark.read.parquet(*(fs.literal(u) for u in units)).select(*cols)
         return df.limit(cfg.limit) if cfg.limit else df
 
     def retries(self) -> int:
         return 0
+
+    def gateways(self) -> dict[str, dict[str, int]]:
+        return {}
 
     def _check_columns(self, df: DataFrame) -> None:
         cfg = self.cfg

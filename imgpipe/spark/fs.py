@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from pyspark.sql import SparkSession
 
@@ -22,6 +23,10 @@ def delete(spark: SparkSession, path: str) -> None:
 
 
 def write_text(spark: SparkSession, path: str, text: str) -> None:
+    write_bytes(spark, path, text.encode("utf-8"))
+
+
+def write_bytes(spark: SparkSession, path: str, data: bytes) -> None:
     """Write via a temporary name and rename, so a reader never sees half a file."""
     fs, hpath = _fs_path(spark, path)
     jvm = spark.sparkContext._jvm
@@ -29,7 +34,7 @@ def write_text(spark: SparkSession, path: str, text: str) -> None:
     tmp = jvm.org.apache.hadoop.fs.Path(path + ".tmp")
     stream = fs.create(tmp, True)
     try:
-        stream.write(bytearray(text.encode("utf-8")))
+        stream.write(bytearray(data))
     finally:
         stream.close()
     if fs.exists(hpath):
@@ -114,3 +119,16 @@ def _walk(fs: Any, directory: Any, recursive: bool) -> list[tuple[str, int]]:
 def hidden(name: str) -> bool:
     """Names Spark's readers skip: ``_x`` and ``.x`` (but not ``_=x`` partition values)."""
     return name.startswith(("_", ".")) and not name.startswith("_=")
+
+
+_GLOB_CHARS = frozenset("\\[]{}*?,")
+
+
+def literal(path: str) -> str:
+    """``path`` with Hadoop glob characters escaped, so a reader takes that one file and never expands a pattern."""
+    return "".join("\\" + c if c in _GLOB_CHARS else c for c in path)
+
+
+def from_uri(uri: str) -> str:
+    """A path as Hadoop's ``Path(String)`` takes it, from the URI form Spark's ``inputFiles()`` gives (%-escaped)."""
+    return unquote(uri)

@@ -10,15 +10,25 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 from imgpipe.config.sections import PYSPARK_PYTHON, SparkConfig
+from imgpipe.errors import ImgpipeError
 from imgpipe.pack import ALIAS, PYTHON
+from imgpipe.spark.errors import describe_failure
+from imgpipe.spark.quiet import jvm_stderr_filtered, log4j_config
 
 log = logging.getLogger("imgpipe.spark")
 
+#: JVM options for a local run's one JVM (driver and executor): the C1 compiler alone and a serial GC cost
+#: about half the JVM's CPU seconds of a short batch run (measured: docs/benchmarks.md), CPU its Python
+#: workers need; a long run on a cluster keeps the JVM's defaults in its executors.
+LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+DRIVER_OPTIONS = "spark.driver.extraJavaOptions"
 #: Spark's own minimum off-heap allowance of an executor JVM, on top of the Python workers' memory.
 JVM_OVERHEAD = 384 << 20
 
@@ -32,9 +42,9 @@ def master_of(spark: SparkSession) -> str:
     return str(spark.sparkContext.master)
 
 
-def spark_conf(cfg: SparkConfig, master: str | None = None) -> dict[str, str]:
-    """Our defaults first, then every ``spark.*`` key from the YAML, which wins. ``master``: the real master when
-    it is not ``cfg.master`` (spark-submit's)."""
+def spark_conf(cfg: SparkConfig, master: str | None = None, *, verbose: bool = False) -> dict[str, str]:
+    """Our defaults first, then every ``spark.*`` key from the YAML, which wins (JVM options are joined).
+    ``master``: the real master when it is not ``cfg.master`` (spark-submit's)."""
     master = master or cfg.master
     conf: dict[str, str] = {
         # Images are large: Spark's default of 10000 rows per Arrow batch would hold gigabytes per task.
@@ -52,10 +62,15 @@ def spark_conf(cfg: SparkConfig, master: str | None = None) -> dict[str, str]:
         conf["spark.driver.bindAddress"] = "127.0.0.1"
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.ui.enabled"] = "false"
-    yaml_conf = {k: _conf_value(v) for k, v in cfg.conf.items()}
-    conf.update(yaml_conf)
+    driver = [] if verbose else [f"-Dlog4j2.configurationFile={log4j_config()}"]
+    driver += [LOCAL_JVM_OPTIONS] if is_local(master) else []
+    user = {k: _conf_value(v) for k, v in cfg.conf.items()}
+    if driver:
+        # The user's options come last: the JVM takes the last of two settings of one flag.
+        conf[DRIVER_OPTIONS] = " ".join([*driver, user.pop(DRIVER_OPTIONS, "")]).strip()
+    conf.update(user)
     if not is_local(master):
-        conf.update(_cluster_conf(cfg, yaml_conf))
+        conf.update(_cluster_conf(cfg, user))
     return conf
 
 
@@ -89,11 +104,12 @@ def _conf_value(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def build_session(cfg: SparkConfig, *, submitted: bool = False) -> SparkSession:
-    """``submitted``: spark-submit started this process; its master and settings win over the YAML's."""
+def build_session(cfg: SparkConfig, *, verbose: bool = False, submitted: bool = False) -> SparkSession:
+    """The session for a run; its JVM's start-up lines are kept from the terminal unless ``verbose``.
+    ``submitted``: spark-submit started this process; its master and settings win over the YAML's."""
     given = _submitted_conf() if submitted else {}
     master = given.get("spark.master", cfg.master)
-    conf = {"spark.app.name": cfg.app_name, **spark_conf(cfg, master)}
+    conf = {"spark.app.name": cfg.app_name, **spark_conf(cfg, master, verbose=verbose)}
     conf = {k: v for k, v in conf.items() if k not in given}
     if cfg.pack is not None and is_local(master):
         log.info("spark.pack is ignored on %s: local executors run this process's Python", master)
@@ -107,14 +123,32 @@ def build_session(cfg: SparkConfig, *, submitted: bool = False) -> SparkSession:
     builder = SparkSession.builder if submitted else SparkSession.builder.master(cfg.master)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("WARN")
+    if verbose:
+        session = builder.getOrCreate()
+    else:
+        with jvm_stderr_filtered():
+            session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("INFO" if verbose else "WARN")
     return session
 
 
 def _submitted_conf() -> dict[str, str]:
     """What spark-submit was given (it passes its settings to this process as JVM system properties)."""
     return dict(SparkConf().getAll())
+
+
+@contextmanager
+def spark_job(cfg: SparkConfig, what: str) -> Iterator[SparkSession]:
+    """A session for one command, stopped afterwards; a failure becomes an ``ImgpipeError`` naming its root cause."""
+    spark = build_session(cfg)
+    try:
+        yield spark
+    except ImgpipeError:
+        raise
+    except Exception as exc:
+        raise ImgpipeError(f"{what} failed: {describe_failure(exc)}") from exc
+    finally:
+        spark.stop()
 
 
 def cores_per_task(session: SparkSession) -> int:

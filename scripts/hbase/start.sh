@@ -4,13 +4,16 @@
 #
 #   start.sh [all|master|thrift] [--name thriftN] [--dir DIR] [--thrift-port P] [--zk-port P] [--master-port P]
 #            [--regionserver-port P] [--master-heap 512m] [--thrift-heap 256m] [--timeout S] [--clean]
+#            [--transport buffered|framed] [--protocol binary|compact]
 #
-# Every flag has an environment variable (HBASE_RUN_DIR, HBASE_THRIFT_PORT, HBASE_ZK_PORT,
+# Every flag but --transport/--protocol has an environment variable (HBASE_RUN_DIR, HBASE_THRIFT_PORT, HBASE_ZK_PORT,
 # HBASE_MASTER_PORT, HBASE_RS_PORT, HBASE_MASTER_HEAP, HBASE_THRIFT_HEAP, HBASE_START_TIMEOUT).
 # A port of 0 means "pick a free one". `start.sh thrift` (re)starts only the default Thrift gateway with
 # the ports recorded by the last full start in DIR/ports.env; `start.sh thrift --name thrift2` starts
 # another gateway on the same HBase (its port: --thrift-port, else the one it had last time, else a free one).
 # Nothing is started unless everything can be: a start refuses while DIR has JVMs it would clash with.
+# --transport/--protocol choose the gateway's Thrift transport and protocol (default buffered, binary); a
+# gateway restarted without them keeps the ones it had.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -18,6 +21,8 @@ COMPONENT=all
 NAME=thrift
 CLEAN=0
 PORT_FLAG=""
+TRANSPORT_FLAG=""
+PROTOCOL_FLAG=""
 while [ $# -gt 0 ]; do
   case "$1" in
     all|master|thrift) COMPONENT="$1" ;;
@@ -30,13 +35,19 @@ while [ $# -gt 0 ]; do
     --master-heap) HBASE_MASTER_HEAP="$2"; shift ;;
     --thrift-heap) HBASE_THRIFT_HEAP="$2"; shift ;;
     --timeout) HBASE_START_TIMEOUT="$2"; shift ;;
+    --transport) TRANSPORT_FLAG="$2"; shift ;;
+    --protocol) PROTOCOL_FLAG="$2"; shift ;;
     --clean) CLEAN=1 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
   shift
 done
 check_gateway_name "$NAME"
+case "${TRANSPORT_FLAG:-buffered}" in buffered|framed) ;; *) die "Expected --transport buffered or framed, but got '$TRANSPORT_FLAG'" ;; esac
+case "${PROTOCOL_FLAG:-binary}" in binary|compact) ;; *) die "Expected --protocol binary or compact, but got '$PROTOCOL_FLAG'" ;; esac
+[ "$COMPONENT" != master ] || [ -z "$TRANSPORT_FLAG$PROTOCOL_FLAG" ] \
+  || die "Expected --transport/--protocol with a start that starts a Thrift gateway, but got them with 'master'"
 [ "$NAME" = thrift ] || [ "$COMPONENT" = thrift ] \
   || die "Expected --name with 'start.sh thrift' (it names a Thrift gateway), but got it with '$COMPONENT'"
 HBASE_RUN_DIR="$(realpath -ms "$HBASE_RUN_DIR")"
@@ -49,7 +60,8 @@ recorded() {  # $1 = file, $2 = key: the value a previous start wrote there, if 
 
 # Ports. A thrift-only start joins the running master, so ZooKeeper's port is the recorded one. The default
 # gateway keeps its port in ports.env (beside ZooKeeper's), another gateway in DIR/NAME.port; the
-# HBASE_THRIFT_PORT variable names the default gateway's port only.
+# HBASE_THRIFT_PORT variable names the default gateway's port only. A gateway's transport and protocol are
+# kept in DIR/NAME.thrift, so a gateway restarted without --transport/--protocol comes back as it was.
 if [ "$COMPONENT" = thrift ]; then
   HBASE_ZK_PORT="${HBASE_ZK_PORT:-$(recorded "$RUN/ports.env" HBASE_ZK_PORT)}"
 fi
@@ -62,6 +74,14 @@ else
   THRIFT_PORT="${THRIFT_PORT:-0}"
 fi
 HBASE_ZK_PORT="${HBASE_ZK_PORT:-2181}"
+TRANSPORT="${TRANSPORT_FLAG:-}"
+PROTOCOL="${PROTOCOL_FLAG:-}"
+if [ "$COMPONENT" = thrift ]; then
+  TRANSPORT="${TRANSPORT:-$(recorded "$RUN/$NAME.thrift" TRANSPORT)}"
+  PROTOCOL="${PROTOCOL:-$(recorded "$RUN/$NAME.thrift" PROTOCOL)}"
+fi
+TRANSPORT="${TRANSPORT:-buffered}"
+PROTOCOL="${PROTOCOL:-binary}"
 HBASE_MASTER_PORT="${HBASE_MASTER_PORT:-0}"
 HBASE_RS_PORT="${HBASE_RS_PORT:-0}"
 HBASE_MASTER_HEAP="${HBASE_MASTER_HEAP:-512m}"
@@ -115,6 +135,7 @@ record_ports() {
   else
     printf 'PORT=%s\n' "$THRIFT_PORT" >"$RUN/$NAME.port"
   fi
+  [ "$COMPONENT" = master ] || printf 'TRANSPORT=%s\nPROTOCOL=%s\n' "$TRANSPORT" "$PROTOCOL" >"$RUN/$NAME.thrift"
 }
 
 STARTED=()
@@ -161,10 +182,10 @@ wait_ready() {
     for name in master "$NAME"; do
       pid_alive "$name" || fail_with_logs "the $name JVM exited during start-up (see $RUN/logs)"
     done
-    if err="$("$PY" - "$THRIFT_PORT" "$COMPONENT" 2>&1 <<'EOF'
+    if err="$("$PY" - "$THRIFT_PORT" "$COMPONENT" "$TRANSPORT" "$PROTOCOL" 2>&1 <<'EOF'
 import sys, happybase
-port, component = int(sys.argv[1]), sys.argv[2]
-conn = happybase.Connection("127.0.0.1", port, timeout=20000, autoconnect=True)
+port, component, transport, protocol = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+conn = happybase.Connection("127.0.0.1", port, timeout=20000, transport=transport, protocol=protocol)
 try:
     names = conn.tables()
     if component != "thrift":
@@ -200,10 +221,13 @@ if [ "$COMPONENT" != thrift ]; then
   start_java master "$HBASE_MASTER_HEAP" org.apache.hadoop.hbase.master.HMaster start
 fi
 if [ "$COMPONENT" != master ]; then
-  start_java "$NAME" "$HBASE_THRIFT_HEAP" org.apache.hadoop.hbase.thrift.ThriftServer \
-    -threadpool -b 127.0.0.1 -p "$THRIFT_PORT" start
+  # -f/-c override hbase.regionserver.thrift.framed/.compact of the shared hbase-site.xml for this gateway only.
+  THRIFT_ARGS=(-threadpool -b 127.0.0.1 -p "$THRIFT_PORT")
+  [ "$TRANSPORT" = framed ] && THRIFT_ARGS+=(-f)
+  [ "$PROTOCOL" = compact ] && THRIFT_ARGS+=(-c)
+  start_java "$NAME" "$HBASE_THRIFT_HEAP" org.apache.hadoop.hbase.thrift.ThriftServer "${THRIFT_ARGS[@]}" start
   wait_ready
 fi
 trap - INT TERM
-log "ready in $((SECONDS - T0))s: $NAME 127.0.0.1:$THRIFT_PORT, zookeeper 127.0.0.1:$HBASE_ZK_PORT, dir $RUN"
+log "ready in $((SECONDS - T0))s: $NAME 127.0.0.1:$THRIFT_PORT ($TRANSPORT, $PROTOCOL), zookeeper 127.0.0.1:$HBASE_ZK_PORT, dir $RUN"
 echo "HBASE_THRIFT_PORT=$THRIFT_PORT HBASE_ZK_PORT=$HBASE_ZK_PORT HBASE_RUN_DIR=$RUN"

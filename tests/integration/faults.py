@@ -23,6 +23,7 @@ from pyspark.sql import SparkSession
 from imgpipe import batch as B
 from imgpipe.pipeline import Pipeline
 from imgpipe.stages.detect import Detections, Detector
+from imgpipe.timings import StageTimes
 
 
 def ship_by_value() -> None:
@@ -68,13 +69,13 @@ class FailOnKey(Pipeline):
 
     poison: str = ""
 
-    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def __call__(self, batches: Iterator[pa.RecordBatch], times: StageTimes | None = None) -> Iterator[pa.RecordBatch]:
         written = 0
         for batch in batches:
             if any(self.poison in str(k) for k in batch.column(B.KEY).to_pylist()):
                 raise RuntimeError(f"injected task failure on {self.poison!r} after {written} rows went to the writer")
             if batch.num_rows:
-                out = self.process(batch)
+                out = self.process(batch, times)
                 written += out.num_rows
                 yield out
 

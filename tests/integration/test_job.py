@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 import shutil
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ def test_files_run_has_one_row_per_image_and_a_summary(files_run: tuple[Any, Pat
     summary = json.loads((out / "summary.json").read_text())
     assert summary["images_read"] == photo_count() and summary["images_failed"] == 0 and summary["status"] == "succeeded"
     assert summary["models"]["detect"]["sha256"].startswith("695e750a")
+    assert summary["inference"]["embed"]["model"] == "mobilenetv2-int8" and summary["inference"]["crop"]["top_k"] == 5
     # Local mode: the driver is the only executor; every read task finished there, none was retried.
     assert [name.rsplit(":", 1)[1] for name in summary["executors"]] == ["driver"]
     assert sum(summary["executors"].values()) == summary["read_tasks"] and summary["tasks_retried"] == 0
@@ -176,3 +178,21 @@ def test_duplicate_keys_are_processed_and_listed(spark: SparkSession, tmp_path: 
     errors = read_rows(out / "errors")
     assert [(e[B.KEY], e[B.ERROR_STAGE], e[B.ERROR_REASON]) for e in errors] == [("a", "source", "duplicate_key")]
     assert json.loads((out / "summary.json").read_text())["duplicate_keys"] == 1
+
+
+def test_summary_has_stage_times_that_add_up_and_counts_that_match_the_results(files_run: tuple[Any, Path]) -> None:
+    """Collected by the tasks while they ran, no second pass (issue 11)."""
+    _, out = files_run
+    summary = json.loads((out / "summary.json").read_text())
+    stages = summary["stages"]
+    assert set(stages) == {"read", "decode", "detect", "crop", "embed", "write", "other"}
+    named = sum(v["seconds"] for stage, v in stages.items() if stage != "other")
+    assert abs(named - summary["task_seconds"]) <= 0.10 * summary["task_seconds"]
+    assert stages["detect"]["seconds"] > 0 and stages["embed"]["seconds"] > 0
+    rows = read_rows(out / "results")
+    labels = Counter(o["label_name"] for r in rows for o in r[B.OBJECTS] or [])
+    assert summary["objects_by_label"] == dict(labels)
+    longest = Counter(max(r[B.WIDTH], r[B.HEIGHT]) >= 512 for r in rows)
+    small = sum(n for bucket, n in summary["images_by_size"].items() if bucket in ("<256", "256-511"))
+    assert small == longest[False] and sum(summary["images_by_size"].values()) == len(rows)
+    assert summary["spark_app_id"].startswith("local-")

@@ -8,16 +8,19 @@ run; elsewhere the tests are skipped with the reason.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port, service_unavailable
+from imgpipe.ingest import ingest
+from tests.helpers import free_port, photo_count, service_unavailable
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "hbase"
 
@@ -50,6 +53,21 @@ class HBaseService:
 
     def start_thrift(self) -> None:
         done = self.script("start.sh", "thrift")
+        assert done.returncode == 0, done.stderr
+
+    def start_gateway(self, name: str, *flags: str) -> int:
+        """Another Thrift gateway on this HBase (``start.sh thrift --name NAME``): its port (a free one unless
+        ``flags`` give ``--thrift-port``)."""
+        if "--thrift-port" not in flags and not (self.run_dir / f"{name}.port").exists():
+            flags = ("--thrift-port", "0", *flags)
+        done = self.script("start.sh", "thrift", "--name", name, *flags)
+        assert done.returncode == 0, done.stderr[-3000:]
+        found = re.search(r"HBASE_THRIFT_PORT=(\d+)", done.stdout)
+        assert found, done.stdout
+        return int(found.group(1))
+
+    def stop_gateway(self, name: str) -> None:
+        done = self.script("stop.sh", "thrift", "--name", name)
         assert done.returncode == 0, done.stderr
 
     def create_table(self, table: str, families: str, *splits: bytes) -> None:
@@ -90,6 +108,15 @@ def hbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HBaseService]:
         yield service
     finally:
         service.script("stop.sh", timeout=120)
+
+
+@pytest.fixture(scope="module")
+def photos_table(hbase: HBaseService, shared_images: Path) -> str:
+    """The shared photos ingested into a fresh table of 4 regions (``f:img``), once per test module."""
+    table = f"photos_{uuid.uuid4().hex[:8]}"
+    result = ingest(shared_images, hbase.host, hbase.port, table, "f:img", regions=4, zk=hbase.zk)
+    assert result.regions == 4 and result.rows == photo_count()
+    return table
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 
 from imgpipe import batch as B
 from imgpipe.config import parse_config
-from imgpipe.ingest import ingest, row_key
+from imgpipe.ingest import row_key
 from imgpipe.preflight import build_pipeline
 from imgpipe.hbase.cells import decode_cells
 from tests.helpers import MODELS_YAML, photo_count
@@ -26,14 +26,6 @@ from tests.system.conftest import HBaseService
 
 pytestmark = pytest.mark.system
 
-
-
-@pytest.fixture(scope="module")
-def photos_table(hbase: HBaseService, shared_images: Path) -> str:
-    table = f"photos_{uuid.uuid4().hex[:8]}"
-    result = ingest(shared_images, hbase.host, hbase.port, table, "f:img", regions=4, zk=hbase.zk)
-    assert result.regions == 4 and result.rows == photo_count()
-    return table
 
 
 def hbase_source(hbase: HBaseService, table: str) -> str:

@@ -121,6 +121,38 @@ def test_a_second_gateway_serves_the_same_tables_and_stops_alone(hbase: HBaseSer
     assert "thrift2" not in hbase_jvms(hbase.run_dir)
 
 
+def test_a_framed_compact_gateway_speaks_only_that_and_restarts_as_it_was(hbase: HBaseService) -> None:
+    def tables(port: int, transport: str, protocol: str) -> list[bytes]:
+        conn = happybase.Connection(hbase.host, port, timeout=5000, transport=transport, protocol=protocol)
+        try:
+            return list(conn.tables())
+        finally:
+            conn.close()
+
+    try:
+        port = hbase.start_gateway("thriftfc", "--transport", "framed", "--protocol", "compact")
+        assert tables(port, "framed", "compact") == tables(hbase.port, "buffered", "binary")
+        with pytest.raises(TTransportException, match="read 0 bytes"):
+            tables(port, "buffered", "binary")
+        assert (hbase.run_dir / "logs" / "hbase-thriftfc.log").exists()
+
+        hbase.stop_gateway("thriftfc")
+        assert hbase.start_gateway("thriftfc") == port, "a restart keeps the port"
+        assert tables(port, "framed", "compact") == tables(hbase.port, "buffered", "binary"), "and the transport"
+    finally:
+        hbase.script("stop.sh", "thrift", "--name", "thriftfc")
+    assert tables(hbase.port, "buffered", "binary") is not None, "the default gateway stays buffered/binary"
+
+
+def test_transport_flags_are_checked_before_anything_starts(hbase: HBaseService) -> None:
+    done = hbase.script("start.sh", "thrift", "--name", "thriftx", "--transport", "framd")
+    assert done.returncode == 1
+    assert "Expected --transport buffered or framed, but got 'framd'" in done.stderr
+    done = hbase.script("start.sh", "master", "--protocol", "compact")
+    assert done.returncode == 1 and "with 'master'" in done.stderr, done.stderr
+    assert "thriftx" not in hbase_jvms(hbase.run_dir)
+
+
 def test_a_gateway_on_a_taken_port_is_refused_before_it_starts(hbase: HBaseService) -> None:
     done = hbase.script("start.sh", "thrift", "--name", "thrift3", "--thrift-port", str(hbase.port))
 

@@ -87,7 +87,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, bare_python: Path) -> Iter
     env = {k: v for k, v in _clean_env().items() if not k.startswith("IMGPIPE_")}
     cmd = [str(SCRIPTS / "start-cluster.sh"), str(state), str(free_port()), "1", "1g", "--workers", "2",
            "--worker-env", str(worker_env)]  # fmt: skip
-    started = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env={**env, "PYTHON": sys.executable})
+    # A loaded machine can take minutes to register a worker; the script's own default is 90 s.
+    env.update(PYTHON=sys.executable, SPARK_CLUSTER_TIMEOUT="240")
+    started = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     try:
         if started.returncode != 0:
             service_unavailable("Spark cluster", f"start-cluster.sh exited {started.returncode}: {started.stderr[-2000:]}")

@@ -1,7 +1,9 @@
 """An in-memory stand-in for a happybase Connection/Table: enough for planning, scanning and puts.
 
 Semantics follow HBase's Thrift1 gateway as happybase sees it: keys sorted as bytes, ``[start, stop)``
-scans, reverse scans that include their start row, ``timestamp=T`` meaning cells older than T.
+scans, reverse scans that include their start row, ``timestamp=T`` meaning cells older than T, regions
+naming their RegionServer host (``server_name``). ``FakeGateways`` puts several gateways in front of the
+same tables, any of which can be down or die after serving some rows.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ Cell = tuple[bytes, int]  # value, timestamp
 
 
 class FakeTable:
-    def __init__(self, splits: list[bytes] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, splits: list[bytes] = (), servers: list[bytes] | None = None) -> None:  # type: ignore[assignment]
         self.rows_: dict[bytes, dict[bytes, Cell]] = {}
         self.splits = sorted(splits)
+        self.servers = servers or [b"rs1"] * (len(self.splits) + 1)  # per region, in key order
         self.scans: list[dict[str, Any]] = []
         self.fail_after: int | None = None  # raise once after this many rows have been returned
         self.returned = 0
@@ -31,8 +34,9 @@ class FakeTable:
     def regions(self) -> list[dict[str, Any]]:
         edges = [b"", *self.splits, b""]
         return [
-            {"start_key": a, "end_key": b, "name": b"t," + a + b",1.abc.", "id": 1}
-            for a, b in zip(edges, edges[1:])
+            {"start_key": a, "end_key": b, "name": b"t," + a + b",1.abc.", "id": 1, "version": 1,
+             "server_name": server, "port": 16020}
+            for a, b, server in zip(edges[:-1], edges[1:], self.servers, strict=True)
         ][::-1]  # unsorted on purpose: the planner must sort
 
     def families(self) -> dict[bytes, dict[str, Any]]:
@@ -118,12 +122,75 @@ class FakeConnection:
         self.closed = True
 
 
+class FakeGateways:
+    """Gateways in front of the same tables: ``connect(cfg)`` opens one to ``cfg.host:cfg.port`` (a seam for
+    ``plan_splits``, ``read_split``, ``prepare`` and ``write_through``)."""
+
+    def __init__(self, tables: dict[str, FakeTable]) -> None:
+        self.tables = tables
+        self.down: set[str] = set()
+        self.dies_after: dict[str, int] = {}  # gateway -> rows (or puts) it serves, then it goes down
+        self.connects: list[str] = []
+        self.served: dict[str, int] = {}
+
+    def connect(self, cfg: HBaseSourceConfig | HBaseSinkConfig) -> FakeConnection:
+        name = f"{cfg.host}:{cfg.port}"
+        self.connects.append(name)
+        if name in self.down:
+            raise ConnectionRefusedError(f"[Errno 111] Connection refused ({name})")
+        return _GatewayConnection(self, name)
+
+    def serve(self, name: str) -> None:
+        """One row or put through ``name``; raises (and takes it down) once it has served its share."""
+        if name in self.down:
+            raise BrokenPipeError(f"[Errno 32] Broken pipe ({name})")
+        if self.served.get(name, 0) >= self.dies_after.get(name, 1 << 30):
+            self.down.add(name)
+            raise ConnectionResetError(f"connection reset by peer ({name} died)")
+        self.served[name] = self.served.get(name, 0) + 1
+
+
+class _GatewayConnection(FakeConnection):
+    def __init__(self, gateways: FakeGateways, name: str) -> None:
+        super().__init__(gateways.tables)
+        self.gateways, self.name = gateways, name
+
+    def table(self, name: str) -> Any:
+        return _GatewayTable(self.gateways, self.name, super().table(name))
+
+
+class _GatewayTable:
+    def __init__(self, gateways: FakeGateways, name: str, table: FakeTable) -> None:
+        self.gateways, self.name, self.table = gateways, name, table
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.table, attr)
+
+    def scan(self, **kw: Any) -> Iterator[tuple[bytes, dict[bytes, Any]]]:
+        for row in self.table.scan(**kw):
+            self.gateways.serve(self.name)
+            yield row
+
+    def batch(self) -> Any:
+        gateways, name, table = self.gateways, self.name, self.table
+
+        class Batch(FakeBatch):
+            def send(self) -> None:
+                for _ in self.pending:
+                    gateways.serve(name)
+                super().send()
+
+        return Batch(table)
+
+
 def source(**kw: Any) -> HBaseSourceConfig:
-    return HBaseSourceConfig.model_validate({"type": "hbase", "host": "h", "table": "t", "column": "f:img", **kw})
+    where = {} if "hosts" in kw else {"host": "h"}
+    return HBaseSourceConfig.model_validate({"type": "hbase", **where, "table": "t", "column": "f:img", **kw})
 
 
 def sink(**kw: Any) -> HBaseSinkConfig:
-    return HBaseSinkConfig.model_validate({"type": "hbase", "host": "h", "table": "out", **kw})
+    where = {} if "hosts" in kw else {"host": "h"}
+    return HBaseSinkConfig.model_validate({"type": "hbase", **where, "table": "out", **kw})
 
 
 def table_with_rows(splits: list[bytes], keys: list[bytes]) -> FakeTable:

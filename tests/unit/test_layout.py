@@ -79,3 +79,9 @@ def strongly_connected(graph: grimp.ImportGraph) -> list[set[str]]:
         if module not in index:
             visit(module)
     return found
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports test files by their base name (the tiers are not packages): two alike would clash."""
+    names = [p.name for p in (PACKAGE.parent / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

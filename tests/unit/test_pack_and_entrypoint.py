@@ -102,4 +102,4 @@ def test_submit_main_runs_the_job_with_spark_submits_session(
     with pytest.raises(SystemExit) as exited:
         cli_module.submit_main()
     assert exited.value.code == 1
-    assert calls == [{"resume": True, "submitted": True}]
+    assert len(calls) == 1 and calls[0]["resume"] is True and calls[0]["submitted"] is True

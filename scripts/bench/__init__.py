@@ -1,0 +1,1 @@
+"""The benchmark's parts (scripts/benchmark.py is the one command): corpora, variants, peers, ratios."""
