@@ -52,7 +52,7 @@ def pack(out: Path, *, python_prefix: str | None = None) -> Packed:
     """Build ``out`` from the running interpreter's environment; replaces only an earlier ``imgpipe pack`` archive."""
     began = time.monotonic()
     check_target(out)
-    prefix = python_prefix or base_prefix()
+    prefix = python_prefix or sys.base_prefix  # the Python this venv was made from: what bin/python links to
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         env = work / "env"
@@ -89,11 +89,6 @@ def is_pack(path: Path) -> bool:
     return first is not None and first.name.lstrip("./") == MARKER
 
 
-def base_prefix() -> str:
-    """The prefix of the interpreter this venv was made from (what ``bin/python`` links to)."""
-    return sys.base_prefix
-
-
 def describe(python_prefix: str) -> dict[str, object]:
     return {
         "written_by": "imgpipe pack",
@@ -110,6 +105,11 @@ def runtime_venv(dest: Path) -> None:
     """A venv holding imgpipe and its runtime dependencies only, copied from this environment's installs."""
     if not _has("pex") or not _has("venv_pack"):
         raise PackError("imgpipe pack needs PEX and venv-pack: pip install 'imgpipe[pack]'")
+    if sys.prefix == sys.base_prefix:
+        raise PackError(
+            f"Expected imgpipe installed in a virtual environment to pack, but {sys.executable} is not in one; "
+            "install imgpipe into a venv (python3 -m venv env && env/bin/pip install 'imgpipe[pack]') and pack from there"
+        )
     excludes = [arg for name in EXCLUDED for arg in ("--exclude", name)]
     cmd = [
         sys.executable, "-m", "pex.cli", "venv", "create", "--venv-repository", sys.prefix, "--dir", str(dest),

@@ -65,6 +65,15 @@ def test_pack_may_replace_its_own_archive_only(tmp_path: Path) -> None:
         pack.check_target(tmp_path / "folder.tar.gz")
 
 
+def test_pack_says_it_needs_a_venv_when_imgpipe_is_not_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "base_prefix", sys.prefix)
+    with pytest.raises(pack.PackError, match="Expected imgpipe installed in a virtual environment"):
+        pack.pack(tmp_path / "env.tar.gz")
+    assert list(tmp_path.iterdir()) == [], "nothing left behind"
+
+
 def test_entrypoint_prints_a_python_file_of_the_installed_package_alone_in_its_folder() -> None:
     result = CliRunner().invoke(cli, ["entrypoint"])
     assert result.exit_code == 0
