@@ -27,6 +27,8 @@ from imgpipe import batch as B
 from imgpipe.config import secrets
 from imgpipe.config.inference import CropConfig
 from imgpipe.config.sections import DecodeConfig
+from imgpipe.errors import ModelError
+from imgpipe.runtime.model import ResolvedModel
 from imgpipe.stages.crop import Crop, NoObjectsError, crop_objects, uncut
 from imgpipe.stages.decode import Decoded, DecodeFailure, decode_image
 from imgpipe.stages.detect import Detections, Detector
@@ -94,6 +96,12 @@ class Pipeline:
         detector = self.detector.with_threads(self.detector.intra_op_threads or n) if self.detector else None
         embedder = self.embedder.with_threads(self.embedder.intra_op_threads or n) if self.embedder else None
         return replace(self, detector=detector, embedder=embedder, threads=n)
+
+    def with_models(self, change: Callable[[ResolvedModel], ResolvedModel]) -> Pipeline:
+        """The same pass with each stage's model replaced by ``change(model)`` (the job ships models this way)."""
+        detector = self.detector.with_model(change(self.detector.model)) if self.detector else None
+        embedder = self.embedder.with_model(change(self.embedder.model)) if self.embedder else None
+        return replace(self, detector=detector, embedder=embedder)
 
     def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
         fields = [input_schema.field(B.KEY)]
@@ -167,10 +175,13 @@ class Pipeline:
             row.decoded = None
 
     def _isolate(self, group: list[_Row], stage: str, step: Callable[[Sequence[_Row]], None]) -> None:
-        """Run ``step`` on the group; if it raises, rerun image by image so only the culprit fails."""
+        """Run ``step`` on the group; if it raises, rerun image by image so only the culprit fails. A model that
+        cannot be loaded here is no image's fault: it fails the task, which Spark retries (elsewhere)."""
         try:
             step(group)
             return
+        except ModelError:
+            raise  # a model this worker cannot load (missing, wrong sha256) fails every image: fail the task
         except Exception as exc:
             if len(group) == 1:
                 group[0].fail(stage, B.REASON_INTERNAL, f"{type(exc).__name__}: {exc}")

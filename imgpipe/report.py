@@ -61,6 +61,10 @@ class RunReport:
     files_skipped: int = 0
     #: Source calls retried after a transient error (HBase Thrift); the data is still read exactly once.
     source_retries: int = 0
+    #: The executors the chunks' tasks ran on (``host:executor-id``) and how many tasks each finished.
+    executors: dict[str, int] = field(default_factory=dict)
+    #: Task attempts that failed and were run again (a lost executor, a crashed Python worker).
+    tasks_retried: int = 0
     #: Per HBase Thrift gateway, this invocation's splits (finished through it), rows read and failovers away.
     gateways: dict[str, dict[str, int]] = field(default_factory=dict)
     wall_seconds: float = 0.0
@@ -147,6 +151,9 @@ class RunReport:
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
         return redact(text) if redact else text
 
+    def _executors_text(self) -> str:
+        return ", ".join(f"{name} ({n} tasks)" for name, n in sorted(self.executors.items()))
+
     def format_text(self) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.errors_by_reason.items())) or "none"
         resumed = f" ({self.images_already_committed} already committed)" if self.images_already_committed else ""
@@ -163,6 +170,8 @@ class RunReport:
               for name, c in self.gateways.items()],
             f"  read tasks    {self.read_tasks}"
             + (f"  chunks {self.chunks_total} ({self.chunks_skipped} skipped, already done)" if self.chunks_total else ""),
+            *([f"  executors     {self._executors_text()}"] if self.executors else []),
+            *([f"  tasks retried {self.tasks_retried} (failed attempts Spark ran again)"] if self.tasks_retried else []),
             f"  wall time     {self.wall_seconds:.1f} s  ({self.images_per_second:.1f} images/s processed now)",
         ]
         lines += [f"  {name:<13} {path}" for name, path in self.outputs.items()]

@@ -4,7 +4,9 @@ Airflow Spark connection instead of a local ``spark.master``.
 
 ``spark-submit ... $(imgpipe entrypoint) config.yaml`` is the cluster entry point: the application is the
 Python file ``imgpipe entrypoint`` prints on the Airflow worker (set it once as the Variable
-``imgpipe_entrypoint``), and its arguments are those of ``imgpipe run``. Variables:
+``imgpipe_entrypoint``), and its arguments are those of ``imgpipe run``. The executors need nothing installed:
+the config's ``spark.pack`` (an archive from ``imgpipe pack``) ships imgpipe and its dependencies, and the
+models travel with the job (README, "Running on a cluster"). Variables:
 
     imgpipe_entrypoint  path printed by `imgpipe entrypoint`          default: /opt/imgpipe/entrypoint.py
     imgpipe_config      the job's YAML (an HBase source)             default: /etc/imgpipe/hbase-nightly.yaml

@@ -3,22 +3,25 @@
 Exit codes: 0 success; 1 the job failed; 2 the config (or a model it names) is invalid;
 3 the job finished but more images failed than ``run.max_error_rate`` allows.
 Each subcommand lives in its own module here (``run``, ``models``, ``ingest``, ``report``, ``vectors``: index,
-search, dedup) and is mounted below.
+search, dedup; ``cluster``: pack, entrypoint) and is mounted below; ``submit_main`` is ``imgpipe run`` as
+spark-submit starts it.
 """
 
 from __future__ import annotations
 
+import sys
 import traceback
 from typing import Any
 
 import click
 
 from imgpipe import __version__
+from imgpipe.cli.cluster import entrypoint, pack
 from imgpipe.cli.ingest import ingest
 from imgpipe.cli.models import models
 from imgpipe.cli.options import common_options, is_verbose, setup_logging
 from imgpipe.cli.report import report
-from imgpipe.cli.run import run, validate
+from imgpipe.cli.run import SPARK_SUBMIT, run, validate
 from imgpipe.cli.vectors import dedup, index, search
 from imgpipe.config import secrets
 from imgpipe.errors import ImgpipeError, first_line
@@ -62,9 +65,14 @@ def cli(ctx: click.Context) -> None:
     setup_logging(ctx)
 
 
-for _command in (run, validate, models, ingest, report, index, search, dedup):
+for _command in (run, validate, models, ingest, report, index, search, dedup, pack, entrypoint):
     cli.add_command(_command)
 
 
 def main() -> None:
     cli(prog_name="imgpipe")
+
+
+def submit_main() -> None:
+    """``imgpipe run`` with spark-submit's arguments (``imgpipe.submit.imgpipe_submit``)."""
+    cli(["run", *sys.argv[1:]], prog_name="imgpipe (spark-submit)", obj={SPARK_SUBMIT: True})

@@ -26,6 +26,9 @@ Examples:
   imgpipe run nightly.yaml --dry-run       # validate, resolve models, print the plan; no Spark
 """
 
+#: Set in the root context's object by ``submit_main``: spark-submit started this process and owns the session.
+SPARK_SUBMIT = "spark_submit"
+
 set_option = click.option(
     "--set",
     "overrides",
@@ -59,7 +62,8 @@ def run(ctx: click.Context, config: str, overrides: tuple[str, ...], dry_run: bo
     mode = progress_mode(ctx)
     if mode == "bar":  # the bar says what the per-chunk log lines would, without tearing it
         logging.getLogger("imgpipe.job").setLevel(logging.WARNING)
-    report = run_job(loaded, pipeline, resume=resume, verbose=is_verbose(ctx), progress=mode)
+    submitted = bool((ctx.find_root().obj or {}).get(SPARK_SUBMIT))
+    report = run_job(loaded, pipeline, resume=resume, verbose=is_verbose(ctx), progress=mode, submitted=submitted)
     click.echo(loaded.raw.redact(report.format_text()))
     if report.error_rate_exceeded:
         raise ErrorRateExceeded(

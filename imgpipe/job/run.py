@@ -26,22 +26,29 @@ from imgpipe.pipeline import Pipeline
 from imgpipe.report import FAILED, RunReport, images_in, inference_config, new_run_id
 from imgpipe.sinks import Sink, make_sink
 from imgpipe.sources import Source, make_source
-from imgpipe.spark import fs
+from imgpipe.spark import files, fs, status
 from imgpipe.spark.counts import add
 from imgpipe.spark.errors import describe_failure
-from imgpipe.spark.session import cores_per_task, spark_job
+from imgpipe.spark.session import cores_per_task, is_local, master_of, spark_job
 
 log = logging.getLogger("imgpipe.job")
 
 
 def run_job(
-    loaded: LoadedConfig, pipeline: Pipeline, *, resume: bool = False, verbose: bool = False, progress: Mode = "off"
+    loaded: LoadedConfig,
+    pipeline: Pipeline,
+    *,
+    resume: bool = False,
+    verbose: bool = False,
+    progress: Mode = "off",
+    submitted: bool = False,
 ) -> RunReport:
-    """Run the whole job on a session built from ``spark:``; the session is stopped afterwards.
+    """Run the whole job on a session built from ``spark:`` (and spark-submit's settings when ``submitted``);
+    the session is stopped afterwards.
 
     ``progress``: ``bar`` (a live bar on a terminal), ``lines`` (a timestamped line now and then) or ``off``.
     """
-    with spark_job(loaded.job.spark, "the job", verbose=verbose) as spark:
+    with spark_job(loaded.job.spark, "the job", verbose=verbose, submitted=submitted) as spark:
         return run_on(spark, loaded, pipeline, resume=resume, progress=progress)
 
 
@@ -60,11 +67,13 @@ def run_on(
 def _run(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, resume: bool, progress: Mode) -> RunReport:
     started = time.monotonic()
     source, sink = make_source(loaded.job), make_sink(loaded.job)
+    if not is_local(master_of(spark)):
+        pipeline = files.ship_models(spark, pipeline)
     sink.claim(spark)
     settings = manifest.result_settings(loaded.job, _models(pipeline))
     plan = _resumed(spark, loaded, sink, settings) if resume else None
     run_id = plan.run_id if plan else (pipeline.run_id or new_run_id())
-    report = _new_report(loaded, source, sink, pipeline, run_id)
+    report = _new_report(loaded, source, sink, pipeline, run_id, master_of(spark))
     _write_summary(spark, sink, report, loaded)
     try:
         plan = plan or _plan(spark, source, sink, run_id, settings)
@@ -82,12 +91,14 @@ def _run(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, resume: 
     return report
 
 
-def _new_report(loaded: LoadedConfig, source: Source, sink: Sink, pipeline: Pipeline, run_id: str) -> RunReport:
+def _new_report(
+    loaded: LoadedConfig, source: Source, sink: Sink, pipeline: Pipeline, run_id: str, master: str
+) -> RunReport:
     return RunReport(
         run_id=run_id,
         source=source.describe(),
         sink=sink.describe(),
-        master=loaded.job.spark.master,
+        master=master,
         max_error_rate=loaded.job.run.max_error_rate,
         models=_models(pipeline),
         inference=inference_config(loaded.job),
@@ -148,7 +159,9 @@ def _run_chunks(
         counter = tally.counter(spark)
         watch.chunk(index, counter)
         run = tally.Tallied(pipeline, counter, hash_keys=not source.unique_keys)
-        tasks = _run_chunk(spark, source, sink, run, units, plan.chunk_name(index))
+        with status.tracked_jobs(spark, f"imgpipe run {report.run_id} chunk {index + 1}/{len(plan.chunks)}") as jobs:
+            tasks = _run_chunk(spark, source, sink, run, units, plan.chunk_name(index))
+        _count_tasks(spark, jobs, report)
         report.read_tasks += tasks
         report.images_processed += images_in(counter.value.counts)
         log.info("chunk %d/%d: %d read tasks in %.1fs", index + 1, len(plan.chunks), tasks, time.monotonic() - began)
@@ -159,6 +172,14 @@ def _run_chunks(
     report.source_retries = source.retries()
     report.gateways = source.gateways()
     return collected
+
+
+def _count_tasks(spark: SparkSession, jobs: status.Jobs, report: RunReport) -> None:
+    """Where the chunk's tasks ran and how many attempts failed, added to the report."""
+    stats = status.task_stats(spark, jobs)
+    for name, n in stats.executors.items():
+        report.executors[name] = report.executors.get(name, 0) + n
+    report.tasks_retried += stats.failed_attempts
 
 
 def _run_chunk(

@@ -1,4 +1,5 @@
-"""Path checks before Spark starts: the source is readable, and every folder the run writes into is safe.
+"""Path checks before Spark starts: the source is readable, every folder the run writes into is safe, and a local
+``spark.pack`` archive is there.
 
 Safe means: not empty, not a filesystem root, not overlapping the source in either direction, creatable, and
 (``imgpipe.outputs``) holding nothing under imgpipe's names that imgpipe did not write. Remote paths (hdfs://,
@@ -27,7 +28,7 @@ RESERVED = {
 
 def check_paths(loaded: LoadedConfig, *, resume: bool = False) -> None:
     """Raise one ``ConfigError`` listing every unreadable input and every unsafe output."""
-    problems = _check_source(loaded) + _check_outputs(loaded, resume)
+    problems = _check_source(loaded) + _check_outputs(loaded, resume) + _check_pack(loaded)
     if problems:
         raise config_error(loaded.raw.source, problems)
 
@@ -80,6 +81,20 @@ def _readable(loaded: LoadedConfig, loc: Loc, path: str) -> list[str]:
         return [loaded.problem(loc, f"{path!r} does not exist")]
     if not os.access(local, os.R_OK):
         return [loaded.problem(loc, f"{path!r} is not readable")]
+    return []
+
+
+def _check_pack(loaded: LoadedConfig) -> list[str]:
+    """``spark.pack``, when local, is a readable file (a remote archive is fetched by Spark itself)."""
+    pack = loaded.job.spark.pack
+    if pack is None or not locate(pack).is_local:
+        return []
+    local = _local_text(pack)
+    if not os.path.isfile(local):
+        what = "is a folder" if os.path.isdir(local) else "does not exist"
+        return [loaded.problem(("spark", "pack"), f"expected an archive built by `imgpipe pack`, but {pack!r} {what}")]
+    if not os.access(local, os.R_OK):
+        return [loaded.problem(("spark", "pack"), f"{pack!r} is not readable")]
     return []
 
 

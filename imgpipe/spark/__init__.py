@@ -1,6 +1,6 @@
-"""Spark plumbing shared by the sources, the sinks and the job: the session, Hadoop filesystem helpers, and the
-fused ``mapInArrow`` operator. With ``imgpipe.sources``, ``imgpipe.sinks`` and ``imgpipe.job``, the only code that
-imports pyspark.
+"""Spark plumbing shared by the sources, the sinks and the job: the session, Hadoop filesystem helpers, the
+fused ``mapInArrow`` operator, models shipped to the executors (``files``) and where a run's tasks ran
+(``status``). With ``imgpipe.sources``, ``imgpipe.sinks`` and ``imgpipe.job``, the only code that imports pyspark.
 
 Also imgpipe as a library, from the caller's own Spark code:
 

@@ -1,34 +1,55 @@
-"""SparkSession from the ``spark:`` section. The only place a session is built."""
+"""SparkSession from the ``spark:`` section (and spark-submit's settings, when it started us). The only place a
+session is built.
+
+Precedence, lowest first: imgpipe's defaults, then the YAML's ``spark.*``, then what spark-submit was given
+(``--master``, ``--conf``, spark-defaults.conf): a scheduler's command line has the last word.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pyspark import SparkContext
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
-from imgpipe.config.sections import SparkConfig
+from imgpipe.config.sections import PYSPARK_PYTHON, SparkConfig
 from imgpipe.errors import ImgpipeError
+from imgpipe.pack import ALIAS, PYTHON
 from imgpipe.spark.classcache import ClassCache, class_cache
 from imgpipe.spark.errors import describe_failure
 from imgpipe.spark.quiet import jvm_stderr_filtered, log4j_config
+
+log = logging.getLogger("imgpipe.spark")
 
 #: JVM options for a local run's one JVM (driver and executor): the C1 compiler alone and a serial GC cost
 #: about half the JVM's CPU seconds of a short batch run (measured: docs/benchmarks.md), CPU its Python
 #: workers need; a long run on a cluster keeps the JVM's defaults in its executors.
 LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 DRIVER_OPTIONS = "spark.driver.extraJavaOptions"
+#: Spark's own minimum off-heap allowance of an executor JVM, on top of the Python workers' memory.
+JVM_OVERHEAD = 384 << 20
 
 
 def is_local(master: str) -> bool:
     return master == "local" or master.startswith("local[")
 
 
-def spark_conf(cfg: SparkConfig, *, verbose: bool = False, classes: ClassCache | None = None) -> dict[str, str]:
-    """Our defaults first, then every ``spark.*`` key from the YAML, which wins (JVM options are joined)."""
+def master_of(spark: SparkSession) -> str:
+    """The master the session really runs on (spark-submit's, when it started us)."""
+    return str(spark.sparkContext.master)
+
+
+def spark_conf(
+    cfg: SparkConfig, master: str | None = None, *, verbose: bool = False, classes: ClassCache | None = None
+) -> dict[str, str]:
+    """Our defaults first, then every ``spark.*`` key from the YAML, which wins (JVM options are joined).
+    ``master``: the real master when it is not ``cfg.master`` (spark-submit's); ``classes``: the local JVM's
+    class archive (``imgpipe.spark.classcache``)."""
+    master = master or cfg.master
     conf: dict[str, str] = {
         # Images are large: Spark's default of 10000 rows per Arrow batch would hold gigabytes per task.
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(cfg.max_records_per_batch),
@@ -40,7 +61,7 @@ def spark_conf(cfg: SparkConfig, *, verbose: bool = False, classes: ClassCache |
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
     }
-    if is_local(cfg.master):
+    if is_local(master):
         # Executors must import imgpipe from the interpreter running the driver, not the system python3.
         conf["spark.pyspark.python"] = sys.executable
         conf["spark.pyspark.driver.python"] = sys.executable
@@ -48,28 +69,67 @@ def spark_conf(cfg: SparkConfig, *, verbose: bool = False, classes: ClassCache |
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.ui.enabled"] = "false"
     driver = [] if verbose else [f"-Dlog4j2.configurationFile={log4j_config()}"]
-    driver += [LOCAL_JVM_OPTIONS] if is_local(cfg.master) else []
+    driver += [LOCAL_JVM_OPTIONS] if is_local(master) else []
     driver += [classes.java_options()] if classes is not None else []
     user = {k: _conf_value(v) for k, v in cfg.conf.items()}
     if driver:
         # The user's options come last: the JVM takes the last of two settings of one flag.
         conf[DRIVER_OPTIONS] = " ".join([*driver, user.pop(DRIVER_OPTIONS, "")]).strip()
     conf.update(user)
+    if not is_local(master):
+        conf.update(_cluster_conf(cfg, user))
     return conf
+
+
+def _cluster_conf(cfg: SparkConfig, yaml_conf: dict[str, str]) -> dict[str, str]:
+    """On a cluster: the packed environment, and memory outside the JVM for the Python workers."""
+    conf: dict[str, str] = {}
+    if cfg.pack is not None:
+        archive = f"{_absolute(cfg.pack)}#{ALIAS}"
+        earlier = yaml_conf.get("spark.archives")
+        conf["spark.archives"] = f"{earlier},{archive}" if earlier else archive
+        conf[PYSPARK_PYTHON] = PYTHON
+    if "spark.executor.memoryOverhead" not in yaml_conf:
+        conf["spark.executor.memoryOverhead"] = f"{memory_overhead(cfg, yaml_conf) >> 20}m"
+    return conf
+
+
+def memory_overhead(cfg: SparkConfig, conf: dict[str, str]) -> int:
+    """Bytes outside the executor's heap: one Python worker per task slot, plus Spark's JVM allowance."""
+    slots = max(1, int(conf.get("spark.executor.cores", "1")) // max(1, int(conf.get("spark.task.cpus", "1"))))
+    return slots * cfg.python_memory_per_task + JVM_OVERHEAD
+
+
+def _absolute(path: str) -> str:
+    """A local archive path as an absolute one (Spark resolves relative ones against its own working folder)."""
+    if "://" in path or path.startswith("file:"):
+        return path
+    return os.path.abspath(os.path.expanduser(path))
 
 
 def _conf_value(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def build_session(cfg: SparkConfig, *, verbose: bool = False, classes: ClassCache | None = None) -> SparkSession:
-    """The session for a run; its JVM's start-up lines are kept from the terminal unless ``verbose``."""
-    conf = spark_conf(cfg, verbose=verbose, classes=classes)
-    os.environ.setdefault("PYSPARK_PYTHON", conf.get("spark.pyspark.python", sys.executable))
-    if is_local(cfg.master):
+def build_session(
+    cfg: SparkConfig, *, verbose: bool = False, submitted: bool = False, classes: ClassCache | None = None
+) -> SparkSession:
+    """The session for a run; its JVM's start-up lines are kept from the terminal unless ``verbose``.
+    ``submitted``: spark-submit started this process; its master and settings win over the YAML's."""
+    given = _submitted_conf() if submitted else {}
+    master = given.get("spark.master", cfg.master)
+    conf = {"spark.app.name": cfg.app_name, **spark_conf(cfg, master, verbose=verbose, classes=classes)}
+    conf = {k: v for k, v in conf.items() if k not in given}
+    if cfg.pack is not None and is_local(master):
+        log.info("spark.pack is ignored on %s: local executors run this process's Python", master)
+    # PySpark takes the executors' Python from this variable when the context starts, not from the conf key.
+    # Unset on a cluster without spark.pack or spark.pyspark.python: executors run their own python3 then.
+    if PYSPARK_PYTHON in conf:
+        os.environ["PYSPARK_PYTHON"] = conf[PYSPARK_PYTHON]
+    if is_local(master):
         # Without it Spark resolves the hostname and may bind to an interface other than loopback.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    builder = SparkSession.builder.master(cfg.master).appName(cfg.app_name)
+    builder = SparkSession.builder if submitted else SparkSession.builder.master(cfg.master)
     for key, value in conf.items():
         builder = builder.config(key, value)
     if verbose:
@@ -81,13 +141,19 @@ def build_session(cfg: SparkConfig, *, verbose: bool = False, classes: ClassCach
     return session
 
 
+def _submitted_conf() -> dict[str, str]:
+    """What spark-submit was given (it passes its settings to this process as JVM system properties)."""
+    return dict(SparkConf().getAll())
+
+
 @contextmanager
-def spark_job(cfg: SparkConfig, what: str, *, verbose: bool = False) -> Iterator[SparkSession]:
-    """A session for one command, in a JVM of its own, stopped afterwards; a failure becomes an ``ImgpipeError``
-    naming its root cause. A local JVM maps the class archive (``imgpipe.spark.classcache``), or writes it."""
-    fresh = SparkContext._gateway is None  # a JVM this process started earlier is not ours to end
-    classes = class_cache(LOCAL_JVM_OPTIONS) if fresh and is_local(cfg.master) else None
-    spark = build_session(cfg, verbose=verbose, classes=classes)
+def spark_job(cfg: SparkConfig, what: str, *, verbose: bool = False, submitted: bool = False) -> Iterator[SparkSession]:
+    """A session for one command, stopped afterwards; a failure becomes an ``ImgpipeError`` naming its root cause.
+
+    A local JVM this process starts maps the class archive of ``imgpipe.spark.classcache`` (or writes it)."""
+    ours = not submitted and SparkContext._gateway is None and is_local(cfg.master)
+    classes = class_cache(LOCAL_JVM_OPTIONS) if ours else None
+    spark = build_session(cfg, verbose=verbose, submitted=submitted, classes=classes)
     try:
         yield spark
     except ImgpipeError:

@@ -23,6 +23,9 @@ class ModelStage:
     def with_threads(self, n: int | None) -> Self:
         return replace(self, intra_op_threads=n)
 
+    def with_model(self, model: ResolvedModel) -> Self:
+        return replace(self, model=model)
+
     @property
     def name(self) -> str:
         return self.model.name

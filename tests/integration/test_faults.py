@@ -65,6 +65,7 @@ def test_a_killed_python_worker_is_retried_and_every_key_is_written_once(
 
     assert marker.exists(), "the worker was never killed: the test proves nothing"
     assert task_failures(spark, "kill-worker")["failed_tasks"] >= 1, "Spark saw no failed task attempt"
+    assert report.tasks_retried == task_failures(spark, "kill-worker")["failed_tasks"], "the summary counts the retry"
     rows = read_rows(tmp_path / "out" / "results")
     assert keys_of(rows) == sorted(names)
     assert all(r[B.STATUS] == "ok" and r[B.OBJECTS] for r in rows)

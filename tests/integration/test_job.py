@@ -42,6 +42,9 @@ def test_files_run_has_one_row_per_image_and_a_summary(files_run: tuple[Any, Pat
     assert summary["images_read"] == photo_count() and summary["images_failed"] == 0 and summary["status"] == "succeeded"
     assert summary["models"]["detect"]["sha256"].startswith("695e750a")
     assert summary["inference"]["embed"]["model"] == "mobilenetv2-int8" and summary["inference"]["crop"]["top_k"] == 5
+    # Local mode: the driver is the only executor; every read task finished there, none was retried.
+    assert [name.rsplit(":", 1)[1] for name in summary["executors"]] == ["driver"]
+    assert sum(summary["executors"].values()) == summary["read_tasks"] and summary["tasks_retried"] == 0
     dog = next(r for r in rows if r[B.KEY].endswith("dog.jpg"))
     assert (dog[B.WIDTH], dog[B.HEIGHT]) == (768, 576)
     assert {"dog", "bicycle", "car"} <= {o["label_name"] for o in dog[B.OBJECTS]}
