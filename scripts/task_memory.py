@@ -45,7 +45,7 @@ def python_workers(pids: set[int]) -> dict[int, str]:
             args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"pyspark.daemon" in args:
+        if b"pyspark.daemon" in args or b"imgpipe.spark.daemon" in args:
             found[pid] = "daemon"
     # Forked workers keep the daemon's command line: a daemon whose parent is a daemon is a worker.
     for pid in list(found):

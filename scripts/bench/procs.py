@@ -1,7 +1,7 @@
 """Watching a child's process tree through /proc while it runs: CPU seconds by role, and worker memory.
 
 Roles: the child itself (driver Python), the JVM (comm ``java``), Spark's Python workers (cmdline
-``pyspark.daemon`` or ``pyspark.worker``, the daemon and the workers it forks), and anything else.
+``pyspark.daemon`` (or imgpipe.spark.daemon) or ``pyspark.worker``, the daemon and the workers it forks), and anything else.
 CPU is each process's own utime + stime at its last sample, so a process that exits between two
 samples loses at most one interval.
 """
@@ -94,7 +94,7 @@ class TreeSampler:
         if comm == "java":
             return "JVM"
         cmd = _cmdline(pid)
-        if "pyspark.daemon" in cmd or "pyspark.worker" in cmd:
+        if "pyspark.daemon" in cmd or "pyspark.worker" in cmd or "imgpipe.spark.daemon" in cmd:
             return "Python workers"
         return "other"
 

@@ -196,7 +196,7 @@ def _kill_worker_once_busy(cluster: Cluster, i: int, run: subprocess.Popen[str],
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and run.poll() is None:
         procs = _processes_in(work)
-        if any("pyspark.daemon" in args for args in procs.values()):
+        if any(daemon in args for args in procs.values() for daemon in ("pyspark.daemon", "imgpipe.spark.daemon")):
             time.sleep(1.0)  # a task of this executor is under way: its Python worker has started
             daemon = int((cluster.state / f"worker-{i}.pid").read_text())
             for pid in [daemon, *_processes_in(work)]:
