@@ -97,6 +97,12 @@ class Pipeline:
         embedder = self.embedder.with_threads(self.embedder.intra_op_threads or n) if self.embedder else None
         return replace(self, detector=detector, embedder=embedder, threads=n)
 
+    def warm(self) -> None:
+        """Load this worker's model sessions ahead of the first batch (see ``imgpipe.spark.warmup``)."""
+        for stage in (self.detector, self.embedder):
+            if stage is not None:
+                stage.warm()
+
     def with_models(self, change: Callable[[ResolvedModel], ResolvedModel]) -> Pipeline:
         """The same pass with each stage's model replaced by ``change(model)`` (the job ships models this way)."""
         detector = self.detector.with_model(change(self.detector.model)) if self.detector else None

@@ -30,6 +30,7 @@ from imgpipe.spark import files, fs, status
 from imgpipe.spark.counts import add
 from imgpipe.spark.errors import describe_failure
 from imgpipe.spark.session import cores_per_task, is_local, master_of, spark_job
+from imgpipe.spark.warmup import warm_workers
 
 log = logging.getLogger("imgpipe.job")
 
@@ -69,6 +70,8 @@ def _run(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, resume: 
     source, sink = make_source(loaded.job), make_sink(loaded.job)
     if not is_local(master_of(spark)):
         pipeline = files.ship_models(spark, pipeline)
+    pipeline = pipeline.with_threads(cores_per_task(spark))
+    warm_workers(spark, pipeline)  # while the driver claims, plans and writes its manifest
     sink.claim(spark)
     settings = manifest.result_settings(loaded.job, _models(pipeline))
     plan = _resumed(spark, loaded, sink, settings) if resume else None
@@ -146,7 +149,6 @@ def _run_chunks(
     watch: Watch,
 ) -> tally.Tally:
     """Every chunk not yet done, each committed with its counts; what this invocation's tasks brought back."""
-    pipeline = pipeline.with_threads(cores_per_task(spark))
     report.chunks_total = len(plan.chunks)
     collected = tally.Tally()
     for index, units in enumerate(plan.chunks):

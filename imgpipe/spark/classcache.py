@@ -5,8 +5,8 @@ the SQL planner, the Parquet and Arrow paths). The first local run writes them t
 ``~/.cache/imgpipe/jvm`` as its JVM exits (``-XX:ArchiveClassesAtExit``, about 10 s, once); every later run
 maps it (``-XX:SharedArchiveFile``): measured on this project's machine, the session starts in 1.6-2.7 s
 instead of 4.3 s and the first job takes half the time. The archive's name holds what it depends on (the
-java binary, pyspark, the JVM options), so an upgrade makes a new one; a stale or unreadable archive is
-ignored by the JVM. ``IMGPIPE_JVM_CACHE=off`` turns it off; clusters are not touched.
+java binary, the pyspark installation and its jars, the JVM options), so an upgrade or another virtualenv
+makes a new one; a stale or unreadable archive is ignored by the JVM. ``IMGPIPE_JVM_CACHE=off`` turns it off; clusters are not touched.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def class_cache(jvm_options: str) -> ClassCache | None:
     if java is None:
         return None
     stat = java.stat()
-    key = hashlib.sha256(f"{java} {stat.st_size} {stat.st_mtime} {pyspark.__version__} {jvm_options}".encode())
+    # The archive only maps into a JVM with the same java and the same class path (this pyspark's jars).
+    jars = Path(pyspark.__file__).parent / "jars"
+    key = hashlib.sha256(f"{java} {stat.st_size} {stat.st_mtime} {jars} {pyspark.__version__} {jvm_options}".encode())
     folder = DEFAULT_DIR.expanduser()
     archive = folder / f"spark-{pyspark.__version__}-{key.hexdigest()[:12]}.jsa"
     if archive.is_file():

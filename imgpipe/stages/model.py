@@ -36,3 +36,7 @@ class ModelStage:
 
     def _session(self) -> ort.InferenceSession:
         return self.model.session(self.providers, self.intra_op_threads)
+
+    def warm(self) -> None:
+        """Load this worker's session now, before any image needs it."""
+        self._session()
