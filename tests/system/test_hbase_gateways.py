@@ -85,14 +85,15 @@ def test_hbase_to_parquet_through_two_gateways_counts_splits_per_gateway(
 
 @pytest.fixture(scope="module")
 def long_table(hbase: HBaseService) -> list[bytes]:
-    """400 small images in two regions: one row per Thrift call and per batch makes a region's scan take seconds."""
-    keys = [b"k%04d" % i for i in range(400)]
+    """4000 small images in two regions: one row per Thrift call and per batch makes a region's scan take seconds
+    even with the Python workers warm before the first task (a few ms a row)."""
+    keys = [b"k%04d" % i for i in range(4000)]
     name = f"long_{uuid.uuid4().hex[:8]}"
-    hbase.create_table(name, "f", b"k0200")
+    hbase.create_table(name, "f", b"k2000")
     image = encode(gradient())
     conn = happybase.Connection(hbase.host, hbase.port)
     try:
-        with conn.table(name).batch(batch_size=200) as batch:
+        with conn.table(name).batch(batch_size=500) as batch:
             for key in keys:
                 batch.put(key, {b"f:img": image})
     finally:
@@ -122,7 +123,7 @@ def test_a_gateway_stopped_mid_scan_every_key_once_and_failovers_counted(
         deadline = time.monotonic() + 120
         while not scanning_through(doomed) and time.monotonic() < deadline:
             time.sleep(0.02)  # planning goes through the first gateway: a connection to thrift3 is a scan
-        time.sleep(1.0)  # its first row is read within milliseconds; the 200 rows take many seconds
+        time.sleep(0.2)  # its first row is read within milliseconds; the 2000 rows take seconds
         hbase.stop_gateway("thrift3")
         stopped.append(time.monotonic())
 

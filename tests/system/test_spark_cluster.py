@@ -30,6 +30,7 @@ from imgpipe.config.sections import DecodeConfig
 from imgpipe.stages.decode import DecodeFailure, decode_image
 from tests.helpers import REPO, free_port, photo_paths, process_args, service_unavailable
 from tests.spark_helpers import read_rows
+from tests.system.driver_ui import executor_id, runs_job_task
 
 pytestmark = pytest.mark.system
 
@@ -169,12 +170,13 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster: Cluster, packed: Path, t
         for path in photo_paths():
             (photos / f"{copy}-{path.name}").write_bytes(path.read_bytes())
     out = tmp_path / "out"
-    config = _cluster_config(tmp_path, cluster, packed)
+    ui = free_port()
+    config = _cluster_config(tmp_path, cluster, packed, f"spark.ui.port: {ui}")
     sets = ["--set", f"source.path={photos}", "--set", f"sink.path={out}", "--set", "source.max_bytes_per_partition=400k"]
     run = subprocess.Popen([sys.executable, "-m", "imgpipe", "run", config, *sets], env=_clean_env(),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        killed = _kill_worker_once_busy(cluster, 2, run)
+        killed = _kill_worker_once_busy(cluster, 2, run, ui)
         stdout, stderr = run.communicate(timeout=600)
     finally:
         if run.poll() is None:
@@ -190,19 +192,19 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster: Cluster, packed: Path, t
     assert "tasks retried" in stdout
 
 
-def _kill_worker_once_busy(cluster: Cluster, i: int, run: subprocess.Popen[str], timeout: float = 300) -> bool:
-    """SIGKILL worker ``i`` (its daemon, executor JVM and Python workers) once a task of the run runs there."""
-    work = str(cluster.worker_dir(i))
+def _kill_worker_once_busy(cluster: Cluster, i: int, run: subprocess.Popen[str], ui: int, timeout: float = 300) -> bool:
+    """SIGKILL worker ``i`` (its daemon, executor JVM and Python workers) while a task of the run's own jobs runs
+    there: a kill during the warm-up job would cost the run no task attempt."""
+    work = cluster.worker_dir(i)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and run.poll() is None:
-        procs = _processes_in(work)
-        if any(daemon in args for args in procs.values() for daemon in ("pyspark.daemon", "imgpipe.spark.daemon")):
-            time.sleep(1.0)  # a task of this executor is under way: its Python worker has started
+        executor = executor_id(work)
+        if executor is not None and runs_job_task(ui, executor):
             daemon = int((cluster.state / f"worker-{i}.pid").read_text())
-            for pid in [daemon, *_processes_in(work)]:
+            for pid in [daemon, *_processes_in(str(work))]:
                 _kill(pid)
             return True
-        time.sleep(0.2)
+        time.sleep(0.1)
     return False
 
 
