@@ -7,6 +7,11 @@ maps it (``-XX:SharedArchiveFile``): measured on this project's machine, the ses
 instead of 4.3 s and the first job takes half the time. The archive's name holds what it depends on (the
 java binary, the pyspark installation and its jars, the JVM options), so an upgrade or another virtualenv
 makes a new one; a stale or unreadable archive is ignored by the JVM. ``IMGPIPE_JVM_CACHE=off`` turns it off; clusters are not touched.
+
+Each archive is about 180 MB, and every new virtualenv or clone makes one: a run marks the archive it maps as
+used (its mtime), and a run that writes a new one drops the archives of this folder unused for
+``KEEP_DAYS`` days and all but the ``KEEP`` most recently used. Only files named as imgpipe names them are
+touched; a JVM that still maps a dropped archive keeps its pages (Linux unlinks, it does not truncate).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ log = logging.getLogger("imgpipe.spark")
 
 CACHE_ENV = "IMGPIPE_JVM_CACHE"
 DEFAULT_DIR = Path("~/.cache/imgpipe/jvm")
+#: Archives kept at most, and the days an unused one is kept.
+KEEP, KEEP_DAYS = 4, 30
 #: The JVM's CDS logging says nothing a user can act on (and writes to stdout).
 _QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 
@@ -73,10 +80,12 @@ def class_cache(jvm_options: str) -> ClassCache | None:
     folder = DEFAULT_DIR.expanduser()
     archive = folder / f"spark-{pyspark.__version__}-{key.hexdigest()[:12]}.jsa"
     if archive.is_file():
+        _mark_used(archive)
         return ClassCache(archive, None)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _forget_abandoned(folder)
+        prune(folder, keep=KEEP - 1)  # and the one this run writes
     except OSError:
         return None
     return ClassCache(archive, folder / f"{archive.name}.{os.getpid()}.tmp")
@@ -87,6 +96,25 @@ def _forget_abandoned(folder: Path) -> None:
     for tmp in folder.glob("*.jsa.*.tmp"):
         if time.time() - tmp.stat().st_mtime > 3600:
             tmp.unlink(missing_ok=True)
+
+
+def _mark_used(archive: Path) -> None:
+    try:
+        os.utime(archive)
+    except OSError:
+        pass  # another user's cache, read-only: it still maps, it just ages
+
+
+def prune(folder: Path, keep: int, now: float | None = None) -> list[Path]:
+    """Drop imgpipe's archives in ``folder`` unused for ``KEEP_DAYS`` days and all but the ``keep`` most recently
+    used; the dropped paths."""
+    now = time.time() if now is None else now
+    archives = sorted(folder.glob("spark-*-*.jsa"), key=lambda p: p.stat().st_mtime, reverse=True)
+    dropped = [a for i, a in enumerate(archives) if i >= keep or now - a.stat().st_mtime > KEEP_DAYS * 86400]
+    for archive in dropped:
+        archive.unlink(missing_ok=True)
+        log.info("dropped the JVM class archive %s (unused or beyond the %d kept)", archive, KEEP)
+    return dropped
 
 
 def _java() -> Path | None:
