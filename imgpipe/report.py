@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 from imgpipe.batch import STATUS_OK
@@ -36,8 +37,9 @@ def images_in(counts: dict[str, float]) -> int:
 
 
 def new_run_id() -> str:
-    """A fresh run's id when the config sets none (and ``imgpipe.spark.infer``'s default): the UTC time, sortable."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    """A fresh run's id when the config sets none (and ``imgpipe.spark.infer``'s default): the UTC time, sortable,
+    and a random suffix, because two runs can start within one second (a rerun after a quick failure)."""
+    return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{token_hex(2)}"
 
 
 @dataclass
