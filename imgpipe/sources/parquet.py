@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import BinaryType
+from pyspark.sql.types import BinaryType, StructType
 
 from imgpipe import batch as B
 from imgpipe.config.job import JobConfig
@@ -36,6 +36,9 @@ class ParquetSource:
     def __init__(self, cfg: ParquetSourceConfig, job: JobConfig) -> None:
         # A row limit only makes sense over the whole input, so it is one chunk.
         self.cfg, self.chunk_size = cfg, (1 << 30 if cfg.limit else job.run.chunk_files)
+        #: The columns read, with their types as planning found them: a chunk's read then starts no Spark job
+        #: of its own to infer them (a job that waits behind the warm-up's tasks). None on --resume.
+        self._columns: StructType | None = None
 
     def describe(self) -> str:
         return f"parquet {', '.join(self.cfg.paths)}"
@@ -46,6 +49,8 @@ class ParquetSource:
         except Exception as exc:
             raise SourceError(f"parquet source {self.cfg.paths}: {first_line(exc)}") from exc
         self._check_columns(df)
+        cfg = self.cfg
+        self._columns = StructType([df.schema[c] for c in (cfg.key_column, cfg.image_column, *cfg.passthrough)])
         files = sorted(fs.from_uri(f) for f in df.inputFiles())
         key_type = df.schema[self.cfg.key_column].dataType.simpleString()
         return Planned(files, key_type=key_type, images=_rows(files, self.cfg.limit))
@@ -58,7 +63,8 @@ class ParquetSource:
         fs.size_splits(spark, cfg.max_bytes_per_partition)
         cols = [F.col(cfg.key_column).alias(B.KEY), F.col(cfg.image_column).alias(B.IMAGE)]
         cols += [F.col(name) for name in cfg.passthrough]
-        df = spark.read.parquet(*(fs.literal(u) for u in units)).select(*cols)
+        reader = spark.read if self._columns is None else spark.read.schema(self._columns)
+        df = reader.parquet(*(fs.literal(u) for u in units)).select(*cols)
         return df.limit(cfg.limit) if cfg.limit else df
 
     def retries(self) -> int:
