@@ -1,7 +1,8 @@
 """``imgpipe pack``: this install of imgpipe and its runtime dependencies as one archive the executors unpack.
 
     this venv --(PEX: resolved from the installed distributions, no index, no pyspark)--> a runtime-only venv
-              --(venv-pack: relocatable, the interpreter linked at --python-prefix)--> OUT.tar.gz
+              --(imgpipe.pack_interpreter: with this Python's interpreter and standard library)--> OUT.tar.gz
+              --(or, with --python-prefix: venv-pack, the interpreter linked at that prefix)--> OUT.tar.gz
 
 Spark ships the archive with ``spark.archives=OUT.tar.gz#environment`` and runs ``./environment/bin/python`` on
 the executors (``spark.pack`` in the config does both). Why venv-pack rather than a PEX file or conda-pack, and
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from imgpipe import __version__
 from imgpipe.errors import ImgpipeError
+from imgpipe.pack_interpreter import carry_interpreter
 
 MARKER = "imgpipe-pack.json"
 #: The cluster's Spark puts its own pyspark (and py4j) on the Python workers' path; the archive leaves them out.
@@ -44,27 +46,36 @@ class Packed:
     path: Path
     size: int
     seconds: float
-    #: The interpreter prefix the archive's ``bin/python`` links to: executors need this Python there.
-    python_prefix: str
+    #: The interpreter prefix the archive's ``bin/python`` links to (executors need this Python there), or
+    #: None when the archive carries its own interpreter.
+    python_prefix: str | None
+    #: What runs on the executors, in words.
+    interpreter: str
 
 
 def pack(out: Path, *, python_prefix: str | None = None) -> Packed:
     """Build ``out`` from the running interpreter's environment; replaces only an earlier ``imgpipe pack`` archive."""
     began = time.monotonic()
     check_target(out)
-    prefix = python_prefix or sys.base_prefix  # the Python this venv was made from: what bin/python links to
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         env = work / "env"
         runtime_venv(env)
-        (env / MARKER).write_text(json.dumps(describe(prefix), indent=2) + "\n")
         partial = work / out.name
-        _venv_pack(env, partial, python_prefix)
+        if python_prefix is None:
+            carried = work / "carried"
+            interpreter = carry_interpreter(env, carried)
+            (carried / MARKER).write_text(json.dumps(describe(None, interpreter), indent=2) + "\n")
+            _tar(carried, partial)
+        else:
+            interpreter = f"{python_prefix}/bin/python{sys.version_info.major}.{sys.version_info.minor} (linked)"
+            (env / MARKER).write_text(json.dumps(describe(python_prefix, interpreter), indent=2) + "\n")
+            _venv_pack(env, partial, python_prefix)
         os.chmod(partial, 0o644)
         os.replace(partial, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return Packed(out, out.stat().st_size, time.monotonic() - began, prefix)
+    return Packed(out, out.stat().st_size, time.monotonic() - began, python_prefix, interpreter)
 
 
 def check_target(out: Path) -> None:
@@ -89,12 +100,13 @@ def is_pack(path: Path) -> bool:
     return first is not None and first.name.lstrip("./") == MARKER
 
 
-def describe(python_prefix: str) -> dict[str, object]:
+def describe(python_prefix: str | None, interpreter: str) -> dict[str, object]:
     return {
         "written_by": "imgpipe pack",
         "imgpipe": __version__,
         "python": platform.python_version(),
         "python_prefix": python_prefix,
+        "interpreter": interpreter,
         "platform": platform.platform(),
         "excluded": list(EXCLUDED),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -121,7 +133,16 @@ def runtime_venv(dest: Path) -> None:
         raise PackError(f"building the runtime environment failed (exit {done.returncode}): {done.stderr[-2000:]}")
 
 
-def _venv_pack(env: Path, out: Path, python_prefix: str | None) -> None:
+def _tar(folder: Path, out: Path) -> None:
+    """``folder``'s contents at the archive's root, the marker first (is_pack reads only the first member)."""
+    with tarfile.open(out, "w:gz", compresslevel=4) as archive:
+        archive.add(folder / MARKER, arcname=MARKER)
+        for entry in sorted(folder.iterdir()):
+            if entry.name != MARKER:
+                archive.add(entry, arcname=entry.name)
+
+
+def _venv_pack(env: Path, out: Path, python_prefix: str) -> None:
     import venv_pack
 
     packed = venv_pack.Env(str(env))

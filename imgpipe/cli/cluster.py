@@ -20,7 +20,7 @@ PACK_EXAMPLES = """
 Examples:
   imgpipe pack imgpipe-env.tar.gz
   imgpipe run nightly.yaml --set spark.master=spark://10.0.0.5:7077 --set spark.pack=imgpipe-env.tar.gz
-  imgpipe pack imgpipe-env.tar.gz --python-prefix /usr     # executors have this Python 3 in /usr/bin
+  imgpipe pack imgpipe-env.tar.gz --python-prefix /usr     # smaller: executors have this Python in /usr/bin
 """
 
 
@@ -28,13 +28,14 @@ Examples:
 @common_options
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--python-prefix", default=None, metavar="PREFIX",
-              help="Where the executors' Python is installed (e.g. /usr); default: this venv's base Python.")
+              help="Link to the executors' own Python at PREFIX (e.g. /usr) instead of carrying this one.")
 def pack(out: Path, python_prefix: str | None) -> None:
     """Pack this install of imgpipe and its dependencies into OUT (.tar.gz) for the executors.
 
-    The archive holds everything but the Python interpreter itself and pyspark (the cluster's Spark provides
-    it): executors need Java, Spark's own files and this Python version at the prefix the archive names.
-    An earlier archive written by imgpipe pack is replaced; any other file is left alone.
+    The archive holds this Python's interpreter and standard library and every package but pyspark (the
+    cluster's Spark provides it): executors need only Java, Spark's own files and a Linux of this architecture.
+    With --python-prefix it links to a Python the executors have instead. An earlier archive written by
+    imgpipe pack is replaced; any other file is left alone.
     """
     from imgpipe.pack import pack as build
 
@@ -42,7 +43,7 @@ def pack(out: Path, python_prefix: str | None) -> None:
     packed = build(out, python_prefix=python_prefix)
     click.echo(
         f"{packed.path}: {packed.size / (1 << 20):.0f} MiB in {packed.seconds:.0f} s; executors run "
-        f"{packed.python_prefix}/bin/python{_python_version()} (set spark.pack: {packed.path} to ship it)"
+        f"{packed.interpreter} (set spark.pack: {packed.path} to ship it)"
     )
 
 
@@ -59,8 +60,3 @@ def entrypoint_path() -> Path:
     assert spec is not None and spec.origin is not None, f"{ENTRYPOINT} is part of imgpipe"
     return Path(spec.origin).resolve()
 
-
-def _python_version() -> str:
-    import sys
-
-    return f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -3,7 +3,7 @@ models travel with the job (``spark.pack``, models shipped by Spark), through ``
 and a worker killed mid-run loses nothing.
 
 The cluster (a master and two 1-core workers with their own work dirs, scripts/spark/start-cluster.sh) runs the
-workers with a bare venv as their Python (no imgpipe, onnxruntime or cv2), a HOME of their own and no model
+workers with no Python of their own (PYSPARK_PYTHON names a file that does not exist), a HOME of their own and no model
 mirror or cache variables. With CI=true a cluster that cannot start fails the run.
 """
 
@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,26 +64,29 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv of the same base Python with nothing installed: what the workers run by default."""
-    venv = tmp_path_factory.mktemp("bare") / "venv"
-    subprocess.run([Path(sys.base_prefix) / "bin" / "python3", "-m", "venv", "--without-pip", venv], check=True)
-    python = venv / "bin" / "python"
-    for module in ("imgpipe", "onnxruntime", "cv2"):
-        # From the venv's folder: the working folder is on sys.path, and the checkout's holds imgpipe.
-        probe = subprocess.run([python, "-c", f"import {module}"], cwd=venv, capture_output=True, env={}, check=False)
-        assert probe.returncode != 0, f"the workers' Python must not import {module}"
-    return python
+#: The workers' own Python: none. Every Python process on an executor is the one the archive carries.
+NO_PYTHON = "/nonexistent/python3"
+
+
+def test_the_archive_carries_its_interpreter_and_runs_unpacked_anywhere(packed: Path, tmp_path: Path) -> None:
+    unpacked = tmp_path / "environment"
+    with tarfile.open(packed) as archive:
+        archive.extractall(unpacked, filter="tar")
+    probe = "import sys, imgpipe.pipeline, cv2, onnxruntime, pyarrow; print(sys.prefix)"
+    done = subprocess.run([str(unpacked / "bin" / "python"), "-c", probe], env={"PATH": "/usr/bin:/bin"},
+                          cwd=tmp_path, capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == str(unpacked), "the interpreter found its prefix where it was unpacked"
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, bare_python: Path) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     state = tmp_path_factory.mktemp("spark-cluster")
     home = tmp_path_factory.mktemp("worker-home")
+    tools = _without_python(tmp_path_factory.mktemp("worker-path"))
     worker_env = state.parent / "worker.env"
     worker_env.write_text(
-        f"PYSPARK_PYTHON={bare_python}\nPATH={bare_python.parent}:/usr/bin:/bin\nHOME={home}\n"
+        f"PYSPARK_PYTHON={NO_PYTHON}\nPATH={tools}\nHOME={home}\n"
     )
     # No IMGPIPE_* (model mirror, cache) and no driver Python settings reach the daemons, hence the executors.
     env = {k: v for k, v in _clean_env().items() if not k.startswith("IMGPIPE_")}
@@ -97,6 +101,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, bare_python: Path) -> Iter
         yield Cluster(started.stdout.strip().splitlines()[-1], state)
     finally:
         subprocess.run([str(SCRIPTS / "stop-cluster.sh"), str(state)], timeout=120, check=False)
+
+
+def _without_python(tools: Path) -> Path:
+    """A PATH folder with the machine's commands but no ``python*``: a worker host that has no Python at all."""
+    for folder in (Path("/usr/bin"), Path("/bin")):
+        for command in folder.iterdir():
+            if not command.name.startswith("python") and not (tools / command.name).exists():
+                (tools / command.name).symlink_to(command)
+    return tools
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +152,7 @@ def test_without_the_pack_the_executors_cannot_run_imgpipe(
     done = imgpipe("run", config, *_demo_sets(demo_photos, tmp_path / "out"), "--set", "source.limit=1",
                    "--set", "spark.pack=null")  # fmt: skip
     assert done.returncode == 1
-    assert "No module named" in done.stderr, done.stderr[-3000:]
+    assert "Cannot run program" in done.stderr, done.stderr[-3000:]
 
 
 def test_spark_submit_with_the_entry_point_gives_the_same_output(
