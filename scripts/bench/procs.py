@@ -46,6 +46,8 @@ class TreeSampler:
     interval: float = 0.2
     cpu: dict[int, float] = field(default_factory=dict)
     role: dict[int, str] = field(default_factory=dict)
+    #: The name each process had when it was classified.
+    comm: dict[int, str] = field(default_factory=dict)
     peak_worker_rss: int = 0
     peak_tree_rss: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -80,8 +82,8 @@ class TreeSampler:
         tree_rss = 0
         for pid in tree:
             comm, _, cpu, rss = stats[pid]
-            if self.role.get(pid, "other") == "other":  # a launcher script may exec java later
-                self.role[pid] = self._classify(pid, comm)
+            if self.comm.get(pid) != comm:  # a launcher script execs java: classify what the process is now
+                self.role[pid], self.comm[pid] = self._classify(pid, comm), comm
             self.cpu[pid] = cpu
             tree_rss += rss
             if self.role[pid] == "Python workers":
@@ -93,6 +95,8 @@ class TreeSampler:
             return "driver Python"
         if comm == "java":
             return "JVM"
+        if not comm.startswith("python"):
+            return "other"  # spark-submit's bash names the daemon module in its arguments too
         cmd = _cmdline(pid)
         if "pyspark.daemon" in cmd or "pyspark.worker" in cmd or "imgpipe.spark.daemon" in cmd:
             return "Python workers"

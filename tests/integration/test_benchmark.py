@@ -33,3 +33,16 @@ def test_benchmark_smoke_run_prints_the_ratio_lines(tmp_path: Path) -> None:
     assert 0 < variants["imgpipe"]["session_start_s"] < variants["imgpipe"]["whole_s"]
     assert variants["imgpipe"]["spark_jobs"] >= 1
     assert any(k.startswith("imgpipe ÷ parallel limit") for k in results["ratios"])
+
+
+def test_the_cpu_part_tells_the_jvm_from_the_python_workers(tmp_path: Path) -> None:
+    """spark-submit's bash names imgpipe.spark.daemon in its arguments before it execs java: the JVM was once
+    counted as a Python worker (its CPU and its heap as worker RSS)."""
+    out = tmp_path / "cpu.json"
+    cmd = [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--sizes", "12", "--repeats", "1",
+           "--parts", "cpu", "--json", str(out)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    sampled = json.loads(out.read_text())["cpu"]["imgpipe (sampled)"]
+    assert sampled["cpu JVM s"] > 0.5 and sampled["cpu Python workers s"] > 0.5, sampled
+    assert sampled["peak_worker_rss_mib"] < sampled["peak_tree_rss_mib"] / 2, sampled
