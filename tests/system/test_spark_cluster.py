@@ -16,12 +16,15 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import happybase
 import numpy as np
 import pyspark
 import pytest
@@ -29,9 +32,11 @@ import pytest
 from imgpipe import batch as B
 from imgpipe.config.sections import DecodeConfig
 from imgpipe.stages.decode import DecodeFailure, decode_image
-from tests.helpers import REPO, free_port, photo_paths, process_args, service_unavailable
+from tests.helpers import REPO, encode, free_port, gradient, photo_paths, process_args, service_unavailable
 from tests.spark_helpers import read_rows
+from tests.system.conftest import HBaseService
 from tests.system.driver_ui import executor_id, runs_job_task
+from tests.system.test_hbase_gateways import scanning_through
 
 pytestmark = pytest.mark.system
 
@@ -203,6 +208,63 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster: Cluster, packed: Path, t
     summary = json.loads((out / "summary.json").read_text())
     assert summary["images_ok"] == len(keys) and summary["tasks_retried"] >= 1, summary
     assert "tasks retried" in stdout
+
+
+@pytest.fixture(scope="module")
+def two_region_table(hbase: HBaseService) -> tuple[str, list[bytes]]:
+    """1200 small images in two regions: with one row per Thrift call and per batch, a region takes seconds."""
+    keys = [b"k%04d" % i for i in range(1200)]
+    name = f"cluster_{uuid.uuid4().hex[:8]}"
+    hbase.create_table(name, "f", b"k0600")
+    image = encode(gradient())
+    conn = happybase.Connection(hbase.host, hbase.port)
+    try:
+        with conn.table(name).batch(batch_size=500) as batch:
+            for key in keys:
+                batch.put(key, {b"f:img": image})
+    finally:
+        conn.close()
+    return name, keys
+
+
+def test_hbase_through_two_gateways_on_both_workers_with_one_gateway_stopped_mid_scan(
+    cluster: Cluster, packed: Path, hbase: HBaseService, two_region_table: tuple[str, list[bytes]], tmp_path: Path
+) -> None:
+    table, keys = two_region_table
+    doomed = hbase.start_gateway("thriftc")
+    source = {"type": "hbase", "hosts": [f"{hbase.host}:{hbase.port}", f"{hbase.host}:{doomed}"], "table": table,
+              "column": "f:img", "scan_batch_size": 1, "backoff_s": 0.2}  # fmt: skip
+    out = tmp_path / "out"
+    sets = ["--set", f"source={json.dumps(source)}", "--set", f"sink.path={out}", "--set", "spark.max_records_per_batch=1"]
+    run = subprocess.Popen([sys.executable, "-m", "imgpipe", "run", _cluster_config(tmp_path, cluster, packed), *sets],
+                           env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    stopped: list[bool] = []
+
+    def stop_mid_scan() -> None:
+        deadline = time.monotonic() + 300
+        while not scanning_through(doomed) and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.02)  # planning goes through the first gateway: a connection to thriftc is a scan
+        time.sleep(0.5)
+        stopped.append(run.poll() is None and scanning_through(doomed))
+        hbase.stop_gateway("thriftc")
+
+    stopper = threading.Thread(target=stop_mid_scan, daemon=True)
+    stopper.start()
+    try:
+        stdout, stderr = run.communicate(timeout=900)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        stopper.join(timeout=150)
+        hbase.script("stop.sh", "thrift", "--name", "thriftc")
+    assert stopped == [True], "thriftc was stopped while a split was being read through it"
+    assert run.returncode == 0, stderr[-4000:]
+    assert sorted(r[B.KEY] for r in read_rows(out / "results")) == keys, "every key exactly once"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images_ok"] == len(keys)
+    assert len(summary["executors"]) == 2, f"reads on both workers: {summary['executors']}"
+    lost, kept = summary["gateways"][f"127.0.0.1:{doomed}"], summary["gateways"][f"127.0.0.1:{hbase.port}"]
+    assert lost["failovers"] == 1 and lost["splits"] == 0 and kept["splits"] == 2, summary["gateways"]
 
 
 def _kill_worker_once_busy(cluster: Cluster, i: int, run: subprocess.Popen[str], ui: int, timeout: float = 300) -> bool:
