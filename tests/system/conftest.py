@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import happybase
 import pytest
 
 from imgpipe.ingest import ingest
-from tests.helpers import free_port, photo_count, service_unavailable
+from tests.helpers import encode, free_port, gradient, photo_count, service_unavailable
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "hbase"
 
@@ -73,6 +74,22 @@ class HBaseService:
     def create_table(self, table: str, families: str, *splits: bytes) -> None:
         done = self.script("create-table.sh", table, families, *(_binary(s) for s in splits))
         assert done.returncode == 0, done.stderr
+
+    def two_region_table(self, prefix: str, rows: int) -> tuple[str, list[bytes]]:
+        """A new table of ``rows`` small images (``f:img``) split in two regions at the middle key: its name and
+        keys. With one row per Thrift call and per batch, scanning a region takes seconds."""
+        keys = [b"k%05d" % i for i in range(rows)]
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        self.create_table(name, "f", keys[rows // 2])
+        image = encode(gradient())
+        conn = happybase.Connection(self.host, self.port)
+        try:
+            with conn.table(name).batch(batch_size=500) as batch:
+                for key in keys:
+                    batch.put(key, {b"f:img": image})
+        finally:
+            conn.close()
+        return name, keys
 
 
 def _binary(key: bytes) -> str:

@@ -24,7 +24,7 @@ from imgpipe.config.hbase import HBaseSinkConfig, HBaseSourceConfig
 from imgpipe.errors import SinkError, SourceError
 from imgpipe.hbase.cells import decode_cells, prepare
 from imgpipe.hbase.splits import plan_splits
-from tests.helpers import encode, gradient, photo_count, photo_paths
+from tests.helpers import photo_count, photo_paths
 from tests.spark_helpers import read_rows, run_config
 from tests.system.conftest import HBaseService
 
@@ -84,21 +84,9 @@ def test_hbase_to_parquet_through_two_gateways_counts_splits_per_gateway(
 
 
 @pytest.fixture(scope="module")
-def long_table(hbase: HBaseService) -> list[bytes]:
-    """4000 small images in two regions: one row per Thrift call and per batch makes a region's scan take seconds
-    even with the Python workers warm before the first task (a few ms a row)."""
-    keys = [b"k%04d" % i for i in range(4000)]
-    name = f"long_{uuid.uuid4().hex[:8]}"
-    hbase.create_table(name, "f", b"k2000")
-    image = encode(gradient())
-    conn = happybase.Connection(hbase.host, hbase.port)
-    try:
-        with conn.table(name).batch(batch_size=500) as batch:
-            for key in keys:
-                batch.put(key, {b"f:img": image})
-    finally:
-        conn.close()
-    return [name.encode(), *keys]
+def long_table(hbase: HBaseService) -> tuple[str, list[bytes]]:
+    """4000 rows: a region's scan takes seconds even with the Python workers warm before the first task."""
+    return hbase.two_region_table("long", 4000)
 
 
 def scanning_through(port: int) -> bool:
@@ -108,9 +96,9 @@ def scanning_through(port: int) -> bool:
 
 
 def test_a_gateway_stopped_mid_scan_every_key_once_and_failovers_counted(
-    spark: SparkSession, hbase: HBaseService, long_table: list[bytes], tmp_path: Path
+    spark: SparkSession, hbase: HBaseService, long_table: tuple[str, list[bytes]], tmp_path: Path
 ) -> None:
-    table, keys = long_table[0].decode(), long_table[1:]
+    table, keys = long_table
     doomed = hbase.start_gateway("thrift3")
     out = tmp_path / "out"
     config = (

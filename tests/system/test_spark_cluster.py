@@ -18,13 +18,11 @@ import sys
 import tarfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import happybase
 import numpy as np
 import pyspark
 import pytest
@@ -32,7 +30,7 @@ import pytest
 from imgpipe import batch as B
 from imgpipe.config.sections import DecodeConfig
 from imgpipe.stages.decode import DecodeFailure, decode_image
-from tests.helpers import REPO, encode, free_port, gradient, photo_paths, process_args, service_unavailable
+from tests.helpers import REPO, free_port, photo_paths, process_args, service_unavailable
 from tests.spark_helpers import read_rows
 from tests.system.conftest import HBaseService
 from tests.system.driver_ui import executor_id, runs_job_task
@@ -212,19 +210,7 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster: Cluster, packed: Path, t
 
 @pytest.fixture(scope="module")
 def two_region_table(hbase: HBaseService) -> tuple[str, list[bytes]]:
-    """1200 small images in two regions: with one row per Thrift call and per batch, a region takes seconds."""
-    keys = [b"k%04d" % i for i in range(1200)]
-    name = f"cluster_{uuid.uuid4().hex[:8]}"
-    hbase.create_table(name, "f", b"k0600")
-    image = encode(gradient())
-    conn = happybase.Connection(hbase.host, hbase.port)
-    try:
-        with conn.table(name).batch(batch_size=500) as batch:
-            for key in keys:
-                batch.put(key, {b"f:img": image})
-    finally:
-        conn.close()
-    return name, keys
+    return hbase.two_region_table("cluster", 1200)
 
 
 def test_hbase_through_two_gateways_on_both_workers_with_one_gateway_stopped_mid_scan(
