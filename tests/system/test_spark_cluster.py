@@ -179,35 +179,6 @@ def test_spark_submit_with_the_entry_point_gives_the_same_output(
     assert "detect.model: " in invalid.stdout and "Did you mean 'yolox-nano'?" in invalid.stdout
 
 
-def test_a_worker_killed_mid_run_loses_nothing(cluster: Cluster, packed: Path, tmp_path: Path) -> None:
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for copy in range(2):
-        for path in photo_paths():
-            (photos / f"{copy}-{path.name}").write_bytes(path.read_bytes())
-    out = tmp_path / "out"
-    ui = free_port()
-    config = _cluster_config(tmp_path, cluster, packed, f"spark.ui.port: {ui}")
-    sets = ["--set", f"source.path={photos}", "--set", f"sink.path={out}", "--set", "source.max_bytes_per_partition=400k"]
-    run = subprocess.Popen([sys.executable, "-m", "imgpipe", "run", config, *sets], env=_clean_env(),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        killed = _kill_worker_once_busy(cluster, 2, run, ui)
-        stdout, stderr = run.communicate(timeout=600)
-    finally:
-        if run.poll() is None:
-            run.kill()
-    assert killed, "worker-2 never ran a task"
-    assert run.returncode == 0, stderr[-4000:]
-    rows = read_rows(out / "results")
-    keys = [r[B.KEY] for r in rows]
-    assert len(keys) == len(set(keys)) == 2 * len(photo_paths()), "every key exactly once"
-    assert {r[B.STATUS] for r in rows} == {B.STATUS_OK}
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["images_ok"] == len(keys) and summary["tasks_retried"] >= 1, summary
-    assert "tasks retried" in stdout
-
-
 @pytest.fixture(scope="module")
 def two_region_table(hbase: HBaseService) -> tuple[str, list[bytes]]:
     return hbase.two_region_table("cluster", 1200)
@@ -251,6 +222,36 @@ def test_hbase_through_two_gateways_on_both_workers_with_one_gateway_stopped_mid
     assert len(summary["executors"]) == 2, f"reads on both workers: {summary['executors']}"
     lost, kept = summary["gateways"][f"127.0.0.1:{doomed}"], summary["gateways"][f"127.0.0.1:{hbase.port}"]
     assert lost["failovers"] == 1 and lost["splits"] == 0 and kept["splits"] == 2, summary["gateways"]
+
+
+def test_a_worker_killed_mid_run_loses_nothing(cluster: Cluster, packed: Path, tmp_path: Path) -> None:
+    """Last in this module: worker-2 stays dead, and the tests above need both workers."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for copy in range(2):
+        for path in photo_paths():
+            (photos / f"{copy}-{path.name}").write_bytes(path.read_bytes())
+    out = tmp_path / "out"
+    ui = free_port()
+    config = _cluster_config(tmp_path, cluster, packed, f"spark.ui.port: {ui}")
+    sets = ["--set", f"source.path={photos}", "--set", f"sink.path={out}", "--set", "source.max_bytes_per_partition=400k"]
+    run = subprocess.Popen([sys.executable, "-m", "imgpipe", "run", config, *sets], env=_clean_env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        killed = _kill_worker_once_busy(cluster, 2, run, ui)
+        stdout, stderr = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert killed, "worker-2 never ran a task"
+    assert run.returncode == 0, stderr[-4000:]
+    rows = read_rows(out / "results")
+    keys = [r[B.KEY] for r in rows]
+    assert len(keys) == len(set(keys)) == 2 * len(photo_paths()), "every key exactly once"
+    assert {r[B.STATUS] for r in rows} == {B.STATUS_OK}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images_ok"] == len(keys) and summary["tasks_retried"] >= 1, summary
+    assert "tasks retried" in stdout
 
 
 def _kill_worker_once_busy(cluster: Cluster, i: int, run: subprocess.Popen[str], ui: int, timeout: float = 300) -> bool:
