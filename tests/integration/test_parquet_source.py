@@ -12,17 +12,13 @@ from pyspark.sql import DataFrame, SparkSession
 from imgpipe import batch as B
 from imgpipe.config import parse_config
 from imgpipe.sources.parquet import ParquetSource
+from imgpipe.spark.status import tracked_jobs
 
 
 def _jobs_started_by(spark: SparkSession, action: Callable[[], None]) -> int:
-    sc = spark.sparkContext
-    group = f"probe-{id(action)}"
-    sc.setJobGroup(group, "probe")
-    try:
+    with tracked_jobs(spark, "probe") as jobs:
         action()
-    finally:
-        sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
-    return len(sc.statusTracker().getJobIdsForGroup(group))
+    return len(set(spark.sparkContext.statusTracker().getJobIdsForGroup(jobs.group)) - jobs.before)
 
 
 def test_a_planned_chunk_is_read_without_a_schema_job(spark: SparkSession, tmp_path: Path) -> None:

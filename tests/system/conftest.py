@@ -92,6 +92,12 @@ class HBaseService:
         return name, keys
 
 
+def scanning_through(port: int) -> bool:
+    """Whether a connection to 127.0.0.1:port is open (Linux /proc/net/tcp, state 01 = ESTABLISHED)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return any(line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "01" for line in lines)
+
+
 def _binary(key: bytes) -> str:
     """HBase's Bytes.toBytesBinary syntax: printable ASCII as is, every other byte as \\xNN."""
     return "".join(chr(b) if 32 <= b < 127 and b != 92 else f"\\x{b:02x}" for b in key)

@@ -26,7 +26,7 @@ from imgpipe.hbase.cells import decode_cells, prepare
 from imgpipe.hbase.splits import plan_splits
 from tests.helpers import photo_count, photo_paths
 from tests.spark_helpers import read_rows, run_config
-from tests.system.conftest import HBaseService
+from tests.system.conftest import HBaseService, scanning_through
 
 pytestmark = pytest.mark.system
 
@@ -87,12 +87,6 @@ def test_hbase_to_parquet_through_two_gateways_counts_splits_per_gateway(
 def long_table(hbase: HBaseService) -> tuple[str, list[bytes]]:
     """4000 rows: a region's scan takes seconds even with the Python workers warm before the first task."""
     return hbase.two_region_table("long", 4000)
-
-
-def scanning_through(port: int) -> bool:
-    """Whether a connection to 127.0.0.1:port is open (Linux /proc/net/tcp, state 01 = ESTABLISHED)."""
-    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return any(line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "01" for line in lines)
 
 
 def test_a_gateway_stopped_mid_scan_every_key_once_and_failovers_counted(

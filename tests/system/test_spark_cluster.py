@@ -32,9 +32,8 @@ from imgpipe.config.sections import DecodeConfig
 from imgpipe.stages.decode import DecodeFailure, decode_image
 from tests.helpers import REPO, free_port, photo_paths, process_args, service_unavailable
 from tests.spark_helpers import read_rows
-from tests.system.conftest import HBaseService
+from tests.system.conftest import HBaseService, scanning_through
 from tests.system.driver_ui import executor_id, runs_job_task
-from tests.system.test_hbase_gateways import scanning_through
 
 pytestmark = pytest.mark.system
 
