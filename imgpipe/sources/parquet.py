@@ -1,6 +1,7 @@
 """The Parquet source: encoded image bytes in a Parquet dataset, read with ``spark.read.parquet``.
 
-    plan      the dataset's files, after checking the key, image and passthrough columns exist
+    plan      the dataset's files, after checking the key, image and passthrough columns exist (their types
+              from the first file's footer when the files are local, else from Spark's inference)
     results   spark.read.parquet over one chunk's files (partitions follow row groups, capped by
               max_bytes_per_partition) -> the fused pass
 """
@@ -9,10 +10,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import BinaryType, StructType
+from pyspark.sql.types import (
+    BinaryType,
+    BooleanType,
+    ByteType,
+    DataType,
+    DateType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    ShortType,
+    StringType,
+    StructField,
+    StructType,
+)
 
 from imgpipe import batch as B
 from imgpipe.config.job import JobConfig
@@ -22,12 +38,50 @@ from imgpipe.sources.base import BatchFn, Planned, fused_results
 from imgpipe.spark import fs
 
 
-def _rows(files: list[str], limit: int | None) -> int | None:
-    """Rows in the files from their footers, for local files (a remote filesystem is not worth a round trip)."""
-    if not all(f.startswith("file:") for f in files):
+#: Arrow types whose Spark type is one and the same whichever reader looks at the file; a column of any other
+#: type (timestamps, decimals, unsigned, nested) sends planning back to Spark's own schema inference.
+_SPARK_TYPES: dict[pa.DataType, DataType] = {
+    pa.binary(): BinaryType(), pa.large_binary(): BinaryType(), pa.string(): StringType(),
+    pa.large_string(): StringType(), pa.int8(): ByteType(), pa.int16(): ShortType(), pa.int32(): IntegerType(),
+    pa.int64(): LongType(), pa.float32(): FloatType(), pa.float64(): DoubleType(), pa.bool_(): BooleanType(),
+    pa.date32(): DateType(),
+}  # fmt: skip
+#: A placeholder schema: with one given, ``spark.read.parquet`` lists the files without inferring anything.
+_LISTING = StructType([StructField("_", BinaryType())])
+
+
+def _local(files: list[str]) -> list[str] | None:
+    """The files as local paths, or None when any is on another filesystem (not worth a round trip each)."""
+    if not files or not all(f.startswith("file:") for f in files):
         return None
-    rows = sum(int(pq.ParquetFile(f[len("file:") :]).metadata.num_rows) for f in files)
-    return min(rows, limit) if limit else rows
+    return [f[len("file:") :] for f in files]
+
+
+def _footer_columns(spark: SparkSession, footer: pq.FileMetaData, wanted: list[str]) -> StructType | None:
+    """The wanted columns' Spark types from the first file's footer, as Spark's inference (which also reads
+    one footer, but in a Spark job) would give them; None where only Spark can tell."""
+    if str(spark.conf.get("spark.sql.parquet.binaryAsString", "false")).lower() == "true":
+        return None
+    schema = footer.schema.to_arrow_schema()
+    if not all(name in schema.names for name in wanted):
+        return None  # a partition column, or really missing: Spark's inference tells which
+    fields = []
+    for name in wanted:
+        kind = _SPARK_TYPES.get(schema.field(name).type)
+        if kind is None:
+            return None
+        fields.append(StructField(name, kind, True))
+    return StructType(fields)
+
+
+def _footer(path: str) -> pq.FileMetaData:
+    try:
+        return pq.read_metadata(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise SourceError(
+            f"parquet source: {path} is not a readable Parquet file ({first_line(exc)}); "
+            "repair it or move it out of the source folder"
+        ) from exc
 
 
 class ParquetSource:
@@ -44,16 +98,26 @@ class ParquetSource:
         return f"parquet {', '.join(self.cfg.paths)}"
 
     def plan(self, spark: SparkSession) -> Planned:
-        try:
-            df = spark.read.parquet(*self.cfg.paths)
-        except Exception as exc:
-            raise SourceError(f"parquet source {self.cfg.paths}: {first_line(exc)}") from exc
-        self._check_columns(df)
+        """The files, and the columns' types: from the footers when the files are local (no Spark job, so
+        nothing waits behind the warm-up's tasks), else from Spark's inference."""
         cfg = self.cfg
-        self._columns = StructType([df.schema[c] for c in (cfg.key_column, cfg.image_column, *cfg.passthrough)])
-        files = sorted(fs.from_uri(f) for f in df.inputFiles())
-        key_type = df.schema[self.cfg.key_column].dataType.simpleString()
-        return Planned(files, key_type=key_type, images=_rows(files, self.cfg.limit))
+        wanted = [cfg.key_column, cfg.image_column, *cfg.passthrough]
+        try:
+            files = sorted(fs.from_uri(f) for f in spark.read.schema(_LISTING).parquet(*cfg.paths).inputFiles())
+            local = _local(files)
+            footers = [_footer(f) for f in local] if local else []
+            columns = _footer_columns(spark, footers[0], wanted) if footers else None
+            if columns is None:
+                columns = self._inferred(spark, wanted)
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise SourceError(f"parquet source {cfg.paths}: {first_line(exc)}") from exc
+        self._check_image_type(columns)
+        self._columns = columns
+        rows = sum(f.num_rows for f in footers) if footers else None
+        images = min(rows, cfg.limit) if rows is not None and cfg.limit else rows
+        return Planned(files, key_type=columns[cfg.key_column].dataType.simpleString(), images=images)
 
     def results(self, spark: SparkSession, units: list[Any], run: BatchFn) -> tuple[DataFrame, int]:
         return fused_results(self.read(spark, units), run)
@@ -73,15 +137,20 @@ class ParquetSource:
     def gateways(self) -> dict[str, dict[str, int]]:
         return {}
 
-    def _check_columns(self, df: DataFrame) -> None:
-        cfg = self.cfg
+    def _inferred(self, spark: SparkSession, wanted: list[str]) -> StructType:
+        """The wanted columns as Spark infers them (a one-task job reading a footer), checked to exist."""
+        df = spark.read.parquet(*self.cfg.paths)
         have = set(df.columns)
-        missing = [c for c in (cfg.key_column, cfg.image_column, *cfg.passthrough) if c not in have]
+        missing = [c for c in wanted if c not in have]
         if missing:
             raise SourceError(
-                f"parquet source {cfg.paths}: expected column(s) {missing}, but the data has {sorted(have)}"
+                f"parquet source {self.cfg.paths}: expected column(s) {missing}, but the data has {sorted(have)}"
             )
-        kind = df.schema[cfg.image_column].dataType
+        return StructType([df.schema[c] for c in wanted])
+
+    def _check_image_type(self, columns: StructType) -> None:
+        cfg = self.cfg
+        kind = columns[cfg.image_column].dataType
         if not isinstance(kind, BinaryType):
             raise SourceError(
                 f"parquet source {cfg.paths}: image column {cfg.image_column!r} must hold bytes (binary), "

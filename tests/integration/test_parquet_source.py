@@ -1,16 +1,21 @@
-"""The Parquet source's Spark side: a chunk's read uses the columns planning found and starts no job of its own."""
+"""The Parquet source's Spark side: planning local files takes the column types from their footers (no Spark job,
+the types Spark would infer) and a chunk's read uses them (no job of its own either)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from imgpipe import batch as B
 from imgpipe.config import parse_config
+from imgpipe.errors import SourceError
 from imgpipe.sources.parquet import ParquetSource
 from imgpipe.spark.status import tracked_jobs
 
@@ -39,3 +44,56 @@ def test_a_planned_chunk_is_read_without_a_schema_job(spark: SparkSession, tmp_p
     assert started == 0, "the chunk's read inferred its schema again in a Spark job"
     assert frames[0].columns == [B.KEY, B.IMAGE, "sku"]
     assert [r[B.KEY] for r in frames[0].collect()] == [f"k{i}" for i in range(6)]
+
+
+def _source(tmp_path: Path, passthrough: list[str]) -> ParquetSource:
+    config = (
+        f"source: {{type: parquet, path: '{tmp_path / 'in'}', key_column: id, image_column: jpeg, "
+        f"passthrough: {passthrough}}}\nsink: {{type: parquet, path: '{tmp_path / 'out'}'}}\n"
+    )
+    job = parse_config(config, "test.yaml").job
+    assert job.source.type == "parquet"
+    return ParquetSource(job.source, job)
+
+
+def _write(folder: Path, table: pa.Table, files: int = 2) -> None:
+    folder.mkdir()
+    for i in range(files):
+        pq.write_table(table, folder / f"part-{i}.parquet")
+
+
+SIMPLE = pa.table({
+    "id": pa.array([1, 2], pa.int64()), "jpeg": pa.array([b"a", b"b"], pa.large_binary()),
+    "name": ["x", "y"], "small": pa.array([1, 2], pa.int8()), "ratio": pa.array([0.5, 1.5], pa.float32()),
+    "flag": [True, False], "day": pa.array([1, 2], pa.date32()),
+})  # fmt: skip
+
+
+def test_planning_local_files_takes_the_types_spark_would_infer_without_a_job(spark: SparkSession, tmp_path: Path) -> None:
+    _write(tmp_path / "in", SIMPLE)
+    source = _source(tmp_path, ["name", "small", "ratio", "flag", "day"])
+    planned: list[Any] = []
+    assert _jobs_started_by(spark, lambda: planned.append(source.plan(spark))) == 0
+    assert planned[0].images == 4 and planned[0].key_type == "bigint" and len(planned[0].units) == 2
+    inferred = spark.read.parquet(str(tmp_path / "in")).schema
+    assert source._columns == StructType([inferred[c] for c in ["id", "jpeg", "name", "small", "ratio", "flag", "day"]])
+    assert sorted(r[B.KEY] for r in source.read(spark, planned[0].units).collect()) == [1, 1, 2, 2]
+
+
+def test_a_column_type_spark_may_read_otherwise_is_left_to_spark(spark: SparkSession, tmp_path: Path) -> None:
+    table = SIMPLE.append_column("at", pa.array([1, 2], pa.timestamp("ms")))
+    _write(tmp_path / "in", table, files=1)
+    source = _source(tmp_path, ["at"])
+    planned: list[Any] = []
+    assert _jobs_started_by(spark, lambda: planned.append(source.plan(spark))) == 1, "expected Spark's inference"
+    assert source._columns is not None and source._columns["at"].dataType == spark.read.parquet(str(tmp_path / "in")).schema["at"].dataType
+    assert source.read(spark, planned[0].units).count() == 2
+
+
+def test_a_missing_column_is_named_and_a_broken_file_too(spark: SparkSession, tmp_path: Path) -> None:
+    _write(tmp_path / "in", SIMPLE.drop_columns(["jpeg"]), files=1)
+    with pytest.raises(SourceError, match=r"expected column\(s\) \['jpeg'\]"):
+        _source(tmp_path, []).plan(spark)
+    (tmp_path / "in" / "part-9.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(SourceError, match=r"part-9\.parquet is not a readable Parquet file"):
+        _source(tmp_path, []).plan(spark)
