@@ -53,6 +53,11 @@ class SessionCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def keys(self) -> list[Hashable]:
+        """The cached keys, least recently used first: (path, sha256, providers, threads, exposed tensors)."""
+        with self._lock:
+            return list(self._items)
+
 
 SESSIONS = SessionCache()
 _warned_providers: set[tuple[str, ...]] = set()

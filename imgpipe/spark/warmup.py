@@ -5,33 +5,44 @@ that repeat in every run and are worth most on a small one. A one-task-per-slot 
 thread as soon as the session exists does that work while the driver lists the input and writes its
 manifest; Spark keeps the workers (``spark.python.worker.reuse``) and their sessions for the run's own tasks.
 A warm-up that fails changes nothing: the run's first task then does the same work and reports any error.
+
+The warm-up is an RDD job, not a DataFrame one: a cold JVM plans and launches a one-stage RDD job in about
+0.2 s against 0.65 s for ``range().mapInArrow()`` (Catalyst's first plan and code generation), and the worker
+daemon starts that much earlier. Spark keeps one pool of Python workers per environment, and its SQL runners
+add ``SPARK_SIMPLIFIED_TRACEBACK=1`` to theirs; the same variable in the context's environment gives the RDD
+job that environment too, so its workers are the ones the run's ``mapInArrow`` tasks then reuse.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable
 
-import pyarrow as pa
 from pyspark.sql import SparkSession
 
 from imgpipe.pipeline import Pipeline
 
 log = logging.getLogger("imgpipe.spark")
 
+#: Spark's SQL setting that makes its runners set SIMPLIFIED_TRACEBACK (default true).
+SIMPLIFIED_TRACEBACK = "spark.sql.execution.pyspark.udf.simplifiedTraceback.enabled"
+
 
 def warm_workers(spark: SparkSession, pipeline: Pipeline) -> threading.Thread:
     """Start the warm-up job in a daemon thread and return the thread (joining it is optional)."""
-    slots = max(1, spark.sparkContext.defaultParallelism)
+    sc = spark.sparkContext
+    slots = max(1, sc.defaultParallelism)
+    if str(spark.conf.get(SIMPLIFIED_TRACEBACK, "true")).lower() == "true":
+        sc.environment["SPARK_SIMPLIFIED_TRACEBACK"] = "1"
 
-    def load(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def load(_: Iterable[int]) -> Iterable[int]:
         pipeline.warm()
-        yield from batches
+        return ()
 
     def run() -> None:
         try:
-            spark.range(0, slots, 1, numPartitions=slots).mapInArrow(load, "id long").collect()
+            sc.parallelize(range(slots), slots).mapPartitions(load).collect()
         except Exception:  # noqa: BLE001 - see the module docstring
             log.debug("warming the Python workers failed; the run's first tasks load their models", exc_info=True)
 

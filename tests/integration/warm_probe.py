@@ -1,0 +1,49 @@
+"""Run by test_warmup.py in a process of its own: a fresh local[2] session, whose Python workers are only the
+ones its warm-up starts (the shared test session has more, started by earlier tests' jobs).
+
+    python warm_probe.py JOB_YAML
+
+Warms the workers, then runs a mapInArrow task per slot; its last stdout line is JSON: how many of the warmed
+model sessions each task's worker already held.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from imgpipe.config import load_config
+from imgpipe.config.sections import SparkConfig
+from imgpipe.preflight import build_pipeline
+from imgpipe.spark.session import build_session, stop
+from imgpipe.spark.warmup import warm_workers
+
+#: ONNX Runtime threads of the warmed pipeline: the session cache key the tasks look for.
+THREADS = 1
+
+
+def loaded(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    from imgpipe.runtime.sessions import SESSIONS
+
+    held = sum(1 for key in SESSIONS.keys() if key[3] == THREADS)  # type: ignore[index]
+    for batch in batches:
+        yield pa.RecordBatch.from_pydict({"held": pa.array([held] * batch.num_rows, pa.int64())})
+
+
+def main(config: str) -> None:
+    pipeline = build_pipeline(load_config(config), run_id="warm").with_threads(THREADS)
+    spark = build_session(SparkConfig(master="local[2]"))
+    try:
+        warm_workers(spark, pipeline).join(timeout=300)
+        slots = spark.sparkContext.defaultParallelism
+        rows = spark.range(0, slots, 1, numPartitions=slots).mapInArrow(loaded, "held long").collect()
+        print(json.dumps({"held": [r.held for r in rows]}))
+    finally:
+        stop(spark)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
