@@ -5,11 +5,13 @@
 Wraps ``imgpipe.spark.session.build_session`` and ``imgpipe.job.run.run_on`` (looked up at call time) to
 time the Spark session start and the run itself, and counts the Spark jobs and stages the run triggered
 (the status tracker's jobs without a group, read before the session stops). Then calls the CLI's
-``main``; the timings go to TIMINGS_JSON as the process ends.
+``main``; the timings go to TIMINGS_JSON as the process ends (an exit handler: ``main`` leaves with ``os._exit``
+once the exit handlers have run).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import sys
 import time
@@ -48,11 +50,13 @@ def run_on(spark: Any, *args: Any, **kwargs: Any) -> Any:
 
 session.build_session, job.run_on = build_session, run_on
 
+def save(out: str) -> None:
+    timings["process_s"] = time.monotonic() - STARTED
+    with open(out, "w") as f:
+        json.dump(timings, f)
+
+
 if __name__ == "__main__":
     out, sys.argv = sys.argv[1], [sys.argv[0], *sys.argv[2:]]
-    try:
-        main()
-    finally:
-        timings["process_s"] = time.monotonic() - STARTED
-        with open(out, "w") as f:
-            json.dump(timings, f)
+    atexit.register(save, out)  # main() ends the process itself, after the exit handlers
+    main()

@@ -1,0 +1,40 @@
+"""``imgpipe`` as a process: it leaves without the interpreter's teardown, yet with its exit code, all of its
+output, and the exit handlers run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+#: Runs the console entry point with an exit handler of its own, as a wrapper or a plugin might register one.
+ENTRY = """
+import atexit, sys
+atexit.register(lambda: print("exit handler ran", file=sys.stderr, flush=True))
+from imgpipe.cli import main
+main()
+"""
+
+
+def imgpipe(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", ENTRY, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_a_good_command_exits_0_with_all_of_its_output(tmp_path: Path) -> None:
+    done = imgpipe("models", "list", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "yolox-nano" in done.stdout and "mobilenetv2-int8" in done.stdout  # a pipe: block-buffered
+    assert "exit handler ran" in done.stderr
+
+
+def test_a_bad_config_still_exits_2_with_its_message(tmp_path: Path) -> None:
+    (tmp_path / "job.yaml").write_text("source: {type: files}\n")
+    done = imgpipe("validate", "job.yaml", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Error:" in done.stderr and "job.yaml" in done.stderr
+    assert "exit handler ran" in done.stderr
+
+
+def test_usage_errors_keep_clicks_exit_code(tmp_path: Path) -> None:
+    done = imgpipe("no-such-command", cwd=tmp_path)
+    assert done.returncode == 2 and "No such command" in done.stderr
