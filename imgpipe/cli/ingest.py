@@ -9,7 +9,6 @@ import click
 
 from imgpipe.cli.options import common_options
 from imgpipe.errors import ConfigError
-from imgpipe.ingest import ingest as ingest_images
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -46,6 +45,8 @@ def ingest(
     Row keys are "hhhh/<key>" (4 hex digits of sha1(key), then the file's relative path or the key
     column), so keys spread evenly over the table's regions.
     """
+    from imgpipe.ingest import ingest as ingest_images  # pyarrow.dataset (and pandas): only for this command
+
     host, port = _host_port(hbase)
     if ":" not in column or column.startswith(":"):
         raise ConfigError(f"--column: expected FAMILY:QUALIFIER, but got {column!r}")

@@ -17,9 +17,7 @@ from imgpipe.config.sections import SparkConfig
 from imgpipe.errors import ConfigError
 from imgpipe.report import inference_config
 from imgpipe.vectors.columns import LEVELS
-from imgpipe.vectors.dedup import DEDUP_LAYOUT
 from imgpipe.vectors.folders import check_folder, check_run_output
-from imgpipe.vectors.index import INDEX_LAYOUT
 from imgpipe.vectors.plan import KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -68,6 +66,8 @@ def index(
 ) -> None:  # fmt: skip
     """Build a vector index of OUTPUT, the folder of an `imgpipe run` with a Parquet sink."""
     inference = inference_config(load_config(config).job) if config else None
+    from imgpipe.vectors.index import INDEX_LAYOUT  # faiss and pyarrow.dataset: only for this command
+
     check_run_output(output)
     check_folder(out, overwrite, INDEX_LAYOUT, "--out", {"OUTPUT": output})
     spark_cfg = _spark_config(master, conf, "imgpipe-index")
@@ -139,6 +139,8 @@ def dedup(
     master: str, conf: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Group the near-duplicate images (or objects) of OUTPUT, the folder of an `imgpipe run`."""
+    from imgpipe.vectors.dedup import DEDUP_LAYOUT  # faiss and pyarrow.dataset: only for this command
+
     check_run_output(output)
     check_folder(out, overwrite, DEDUP_LAYOUT, "--out", {"OUTPUT": output, "--index": index_dir})
     spark_cfg = _spark_config(master, conf, "imgpipe-dedup")

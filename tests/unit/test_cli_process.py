@@ -1,4 +1,5 @@
-"""``imgpipe`` as a process: it leaves without the interpreter's teardown, yet with its exit code, all of its
+"""``imgpipe`` as a process. It starts without the libraries only some commands need (a quarter of a second of
+imports on every run), and it leaves without the interpreter's teardown, yet with its exit code, all of its
 output, and the exit handlers run."""
 
 from __future__ import annotations
@@ -38,3 +39,15 @@ def test_a_bad_config_still_exits_2_with_its_message(tmp_path: Path) -> None:
 def test_usage_errors_keep_clicks_exit_code(tmp_path: Path) -> None:
     done = imgpipe("no-such-command", cwd=tmp_path)
     assert done.returncode == 2 and "No such command" in done.stderr
+
+
+def test_the_command_starts_without_what_only_other_commands_need(tmp_path: Path) -> None:
+    """faiss (index, search, dedup), pyarrow.dataset and pandas (ingest, index), happybase (ingest, HBase runs)
+    and pyspark (any job) are imported by the commands that use them, not by every ``imgpipe`` start."""
+    probe = "import sys, imgpipe.cli; print(sorted(m for m in HEAVY if m in sys.modules))"
+    heavy = ("faiss", "pandas", "pyarrow.dataset", "happybase", "pyspark")
+    done = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {heavy!r}\n{probe}"], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"expected none of {heavy} at start, but imgpipe.cli imported {done.stdout.strip()}"
