@@ -65,9 +65,9 @@ def index(
     conf: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Build a vector index of OUTPUT, the folder of an `imgpipe run` with a Parquet sink."""
-    inference = inference_config(load_config(config).job) if config else None
     from imgpipe.vectors.index import INDEX_LAYOUT  # faiss and pyarrow.dataset: only for this command
 
+    inference = inference_config(load_config(config).job) if config else None
     check_run_output(output)
     check_folder(out, overwrite, INDEX_LAYOUT, "--out", {"OUTPUT": output})
     spark_cfg = _spark_config(master, conf, "imgpipe-index")

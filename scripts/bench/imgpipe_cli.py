@@ -50,6 +50,7 @@ def run_on(spark: Any, *args: Any, **kwargs: Any) -> Any:
 
 session.build_session, job.run_on = build_session, run_on
 
+
 def save(out: str) -> None:
     timings["process_s"] = time.monotonic() - STARTED
     with open(out, "w") as f:
