@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import select
 import sys
 import traceback
 from typing import Any, NoReturn
@@ -39,8 +40,25 @@ class _Group(click.Group):
             _report(ctx, str(exc), exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError as exc:
+            if not _stdout_gone():
+                _report(ctx, f"the job failed: {first_line(exc)}", 1)
+            # Whoever read our output stopped reading (`imgpipe models list | head`): nothing to tell them.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
         except Exception as exc:  # a Spark or Python failure inside the job
             _report(ctx, f"the job failed: {first_line(exc)}", 1)
+
+
+def _stdout_gone() -> bool:
+    """Whether standard output is a pipe nobody reads any more (and not some other connection that broke):
+    the write end of a pipe whose read end is closed polls as an error."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no file descriptor, or no poll on this platform
+        return False
 
 
 def _report(ctx: click.Context, message: str, code: int) -> None:

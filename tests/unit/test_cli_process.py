@@ -4,6 +4,7 @@ output, and the exit handlers run."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,17 @@ def test_the_command_starts_without_what_only_other_commands_need(tmp_path: Path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"expected none of {heavy} at start, but imgpipe.cli imported {done.stdout.strip()}"
+
+
+def test_a_reader_that_stops_reading_gets_no_error_message(tmp_path: Path) -> None:
+    """``imgpipe models list | head -1``: the pipe's reader is gone before imgpipe writes."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-c", ENTRY, "models", "list"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=120)  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1
+    assert "Error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert "exit handler ran" in done.stderr
