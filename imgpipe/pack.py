@@ -27,7 +27,7 @@ from pathlib import Path
 
 from imgpipe import __version__
 from imgpipe.errors import ImgpipeError
-from imgpipe.pack_interpreter import carry_interpreter
+from imgpipe.pack_interpreter import VERSION, carry_interpreter
 
 MARKER = "imgpipe-pack.json"
 #: The cluster's Spark puts its own pyspark (and py4j) on the Python workers' path; the archive leaves them out.
@@ -68,7 +68,7 @@ def pack(out: Path, *, python_prefix: str | None = None) -> Packed:
             (carried / MARKER).write_text(json.dumps(describe(None, interpreter), indent=2) + "\n")
             _tar(carried, partial)
         else:
-            interpreter = f"{python_prefix}/bin/python{sys.version_info.major}.{sys.version_info.minor} (linked)"
+            interpreter = f"{python_prefix}/bin/{VERSION} (linked)"
             (env / MARKER).write_text(json.dumps(describe(python_prefix, interpreter), indent=2) + "\n")
             _venv_pack(env, partial, python_prefix)
         os.chmod(partial, 0o644)

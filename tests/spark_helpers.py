@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,12 @@ from imgpipe.preflight import build_pipeline, check_paths
 from imgpipe.report import RunReport
 from imgpipe.job import run_on
 from imgpipe.spark.session import build_session
+
+
+def own_process_env(**extra: str) -> dict[str, str]:
+    """The environment of a test's own child process that starts a local Spark: this interpreter for its
+    Python workers, loopback for its JVM, plus ``extra``."""
+    return {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1", **extra}
 
 
 def local_session() -> SparkSession:

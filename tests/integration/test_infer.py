@@ -4,7 +4,6 @@ kept, bad images as error rows, and clear errors for a DataFrame it cannot take.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from imgpipe import batch as B
 from imgpipe.errors import ConfigError, ModelError
 from imgpipe.spark import infer
 from tests.helpers import MODELS_YAML, files_config, photo_count
-from tests.spark_helpers import read_rows, run_config
+from tests.spark_helpers import own_process_env, read_rows, run_config
 
 CALLER = Path(__file__).with_name("infer_caller.py")
 
@@ -29,7 +28,7 @@ def test_infer_in_the_callers_own_session_matches_imgpipe_run(
     config = tmp_path / "infer.yaml"
     config.write_text(MODELS_YAML)
     out = tmp_path / "caller-out"
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
+    env = own_process_env()
     done = subprocess.run(
         [sys.executable, str(CALLER), str(shared_images), str(config), str(out)],
         capture_output=True, text=True, timeout=900, env=env, check=False,

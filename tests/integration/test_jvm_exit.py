@@ -4,10 +4,11 @@ after it (a JVM with threads blocked in native socket calls waits 300 ms for the
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.spark_helpers import own_process_env
 
 #: Runs a job's session, then the exit handlers, and reports whether the JVM's gateway port still accepts.
 PROGRAM = """
@@ -37,7 +38,7 @@ print(json.dumps({"before": before, "after": accepts(port), "jvm_running": gatew
 
 
 def test_the_gateway_of_the_jvm_imgpipe_started_is_closed_at_exit(tmp_path: Path) -> None:
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1", "IMGPIPE_JVM_CACHE": "off"}
+    env = own_process_env(IMGPIPE_JVM_CACHE="off")
     done = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True, cwd=tmp_path, env=env,
                           timeout=300, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.spark_helpers import own_process_env
 
 PROBE = Path(__file__).with_name("warm_probe.py")
 JOB = """
@@ -20,7 +21,7 @@ embed: {model: mobilenetv2-int8}
 def test_mapinarrow_tasks_find_the_models_the_warm_up_loaded(tmp_path: Path) -> None:
     config = tmp_path / "warm.yaml"
     config.write_text(JOB)
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
+    env = own_process_env()
     done = subprocess.run(
         [sys.executable, str(PROBE), str(config)], capture_output=True, text=True, timeout=600, env=env, check=False
     )
