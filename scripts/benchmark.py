@@ -18,9 +18,13 @@ files and as a Parquet dataset of key, image), all variants interleaved (A B C A
 Other parts:
   hbase      HBase -> Parquet end to end on a table pre-split into 8 regions, against the parallel limit
              on the same images; and HBase read throughput (image cells only)
-  overhead   fixed overhead: a --overhead-images run's whole-process wall time minus its session start
+  overhead   fixed overhead: a --overhead-images run's whole-process wall time minus its session start;
+             with --against DIR, another version's imgpipe package (in DIR) runs interleaved beside it
   rss        peak Spark Python-worker RSS at --rss-sizes images (files repeating the 16 photos at 320 px)
   cpu        CPU seconds of an imgpipe run's process tree by role, Spark jobs and stages it triggers
+  task       inside a task, at the smallest size: the detector batched (yolox-nano-dynbatch, batch 4 and 8)
+             and decode of the next batch overlapping inference, each as the parallel limit, against the
+             default loop (bench/task.py)
 
 Prints the issue's ratio lines (see bench/ratios.py for which imgpipe figure enters each) and writes
 them with every median to --json.
@@ -50,11 +54,14 @@ from bench.corpus import Corpus  # noqa: E402
 from bench.imgpipe_runs import imgpipe_run, write_config  # noqa: E402
 from bench.limit import parallel_limit  # noqa: E402
 from bench.peers import peer_python, peer_run  # noqa: E402
+from bench.task import check_same_objects, task_variants  # noqa: E402
 
-PARTS = ("inference", "peers", "hbase", "overhead", "rss", "cpu")
+PARTS = ("inference", "peers", "hbase", "overhead", "rss", "cpu", "task")
 DEFAULT_PARTS = "inference,peers,hbase,overhead,rss"
 VARIANTS = ("parallel-limit", "imgpipe", "imgpipe-local1", "ray-data", "daft", "spark-udf", "python-loop")
 SLOW = ("imgpipe-local1", "spark-udf", "python-loop")
+#: The overhead part's run of ``--against``'s imgpipe, kept beside this checkout's figures.
+AGAINST = "against"
 #: Long side of the RSS corpus: memory growth with corpus size is per row, small images keep 20,000 quick.
 RSS_SIDE = 320
 
@@ -92,13 +99,15 @@ def child(module: str, *argv: object) -> Measurement:
             "objects": float(result["objects"]), "whole_s": wall}  # fmt: skip
 
 
-def overhead(args: argparse.Namespace, work: Path) -> Measurement:
+def overhead(args: argparse.Namespace, work: Path) -> dict[str, Measurement]:
+    """This checkout's small run, and ``--against``'s beside it (key ``AGAINST``) when given."""
     corpus = Corpus(work, args.overhead_images, name="overhead")
     config = write_config(work / "overhead.yaml", config_text(parquet_source(corpus.parquet), work / "overhead-out"))
-    runs = common.interleaved(args.repeats, {
-        "imgpipe, small run": lambda: imgpipe_run(config, work / "overhead-out", master=f"local[{args.cores}]"),
-    })  # fmt: skip
-    return runs["imgpipe, small run"]
+    master = f"local[{args.cores}]"
+    variants = {"imgpipe, small run": lambda: imgpipe_run(config, work / "overhead-out", master=master)}
+    if args.against:
+        variants[AGAINST] = lambda: imgpipe_run(config, work / "overhead-out", master=master, tree=args.against)
+    return common.interleaved(args.repeats, variants)
 
 
 def rss(args: argparse.Namespace, work: Path) -> dict[str, Measurement]:
@@ -125,6 +134,14 @@ def cpu(args: argparse.Namespace, work: Path) -> dict[str, Measurement]:
     })  # fmt: skip
 
 
+def task(args: argparse.Namespace, work: Path) -> dict[str, Measurement]:
+    corpus = Corpus(work, min(args.sizes), name="task")
+    config = config_text(parquet_source(corpus.parquet), work / "task-out")
+    measured = common.interleaved(args.repeats, task_variants(config, corpus.images, args.cores))
+    check_same_objects(measured)
+    return measured
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=ints, default=[1000, 4000], help="corpus sizes (default 1000,4000)")
@@ -135,6 +152,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="sizes at which imgpipe-local1, spark-udf, python-loop run (default: the smallest)")
     p.add_argument("--cores", type=int, default=os.cpu_count() or 2)
     p.add_argument("--overhead-images", type=int, default=100)
+    p.add_argument("--against", type=Path, default=None,
+                   help="a folder holding another version's imgpipe package (e.g. `git archive REV imgpipe | tar -x "
+                        "-C DIR`): the overhead part runs it interleaved with this checkout")
     p.add_argument("--rss-sizes", type=ints, default=[2000, 20000])
     p.add_argument("--hbase-images", type=int, default=None, help="HBase end-to-end table size (default: smallest size)")
     p.add_argument("--hbase-read-rows", type=int, default=3000)
@@ -190,19 +210,29 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         log("hbase: read throughput")
         results["hbase_read"] = hbase.read_throughput(args.hbase_read_rows, args.repeats, work)
 
+    def overhead_part() -> None:
+        runs = overhead(args, work)
+        results["failed"].update({f"overhead: {name}": why for name, why in runs.get("failed", {}).items()})
+        results["overhead"] = runs["imgpipe, small run"]
+        if AGAINST in runs:
+            results["overhead_against"] = {"tree": str(args.against), **runs[AGAINST]}
+
     if {"inference", "peers"} & set(args.parts):
         part("inference/peers", sizes)
     if "hbase" in args.parts:
         part("hbase", hbase_parts)
     if "overhead" in args.parts:
         log(f"overhead: {args.overhead_images}-image runs")
-        part("overhead", lambda: results.__setitem__("overhead", overhead(args, work)))
+        part("overhead", overhead_part)
     if "rss" in args.parts:
         log(f"rss: {args.rss_sizes} images")
         part("rss", lambda: results.__setitem__("rss", rss(args, work)))
     if "cpu" in args.parts:
         log(f"cpu: {max(args.sizes)} images, process tree sampled, one run")
         part("cpu", lambda: results.__setitem__("cpu", cpu(args, work)))
+    if "task" in args.parts:
+        log(f"task: {min(args.sizes)} images, the task loop's variants as the parallel limit")
+        part("task", lambda: results.__setitem__("task", task(args, work)))
     results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     results["load_at_finish"] = os.getloadavg()
     return results
@@ -236,11 +266,14 @@ def render(results: dict[str, Any]) -> list[str]:
         if "imgpipe-hbase" in h:
             lines += ratios.details("imgpipe-hbase", h["imgpipe-hbase"])
         lines += ratios.table("HBase read (image cells only)", results["hbase_read"], base=None)
-    for key, title in (("overhead", "Fixed overhead"), ("rss", "Peak Python-worker RSS"), ("cpu", "CPU")):
+    if "task" in results:
+        lines += ratios.table("Inside a task (each as the parallel limit)", results["task"], base="default loop")
+    if "overhead" in results:
+        lines += overhead_lines(results)
+    for key, title in (("rss", "Peak Python-worker RSS"), ("cpu", "CPU")):
         if key in results:
-            entries = results[key].items() if key != "overhead" else [("imgpipe", results[key])]
             lines.append(f"\n{title}\n")
-            for name, m in entries:
+            for name, m in results[key].items():
                 lines += ratios.details(name, m) if name != "failed" else [f"- FAILED: {m}"]
     busiest = max(busy_loads(results), default=0.0)
     if busiest > results["cores"]:
@@ -248,6 +281,19 @@ def render(results: dict[str, Any]) -> list[str]:
                      "as variants finished): other work shared the cores, so these ratios carry that noise.")
     lines.append("\nRatios\n")
     lines += [ratios.format_ratio(*r) for r in ratios.ratio_lines(results)]
+    return lines
+
+
+def overhead_lines(results: dict[str, Any]) -> list[str]:
+    """This checkout's small run, and ``--against``'s beside it, each with its whole process and fixed overhead."""
+    runs = [("imgpipe", results["overhead"])]
+    if "overhead_against" in results:
+        against = dict(results["overhead_against"])
+        runs.append((f"imgpipe from {against.pop('tree')}", against))
+    lines = ["\nFixed overhead\n"]
+    for name, m in runs:
+        lines += ratios.details(name, m)
+        lines.append(f"  whole process {m['whole_s']:.2f} s, fixed overhead {m['whole_s'] - m['session_start_s']:.2f} s")
     return lines
 
 

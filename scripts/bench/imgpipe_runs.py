@@ -11,6 +11,7 @@ Figures of one run (all seconds):
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
-from bench.common import Measurement, module_env, object_count
+from bench.common import SCRIPTS, Measurement, module_env, object_count
 from bench.procs import TreeSampler
 
 
@@ -30,14 +31,24 @@ def write_config(path: Path, text: str) -> Path:
 
 
 def imgpipe_run(
-    config: Path, sink: Path, *, master: str = "local[2]", timeout: float = 3600, sample: bool = False
+    config: Path,
+    sink: Path,
+    *,
+    master: str = "local[2]",
+    timeout: float = 3600,
+    sample: bool = False,
+    tree: Path | None = None,
 ) -> Measurement:
-    """One ``imgpipe run`` process; with ``sample`` also its CPU by role and its workers' peak RSS."""
+    """One ``imgpipe run`` process; with ``sample`` also its CPU by role and its workers' peak RSS.
+    ``tree``: a folder holding another version's ``imgpipe`` package, run instead of this checkout's (its driver
+    and, through the inherited PYTHONPATH, its local Spark workers)."""
     timings_path = config.with_suffix(".timings.json")
     cmd = [sys.executable, "-m", "bench.imgpipe_cli", str(timings_path), "run", str(config),
            "--set", f"spark.master={master}"]  # fmt: skip
     began = time.monotonic()
-    child = subprocess.Popen(cmd, env=module_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = module_env() if tree is None else module_env({"PYTHONPATH": os.pathsep.join([str(tree), str(SCRIPTS)])})
+    # ``python -m`` puts its working folder first on sys.path: in the tree, its imgpipe is the one imported.
+    child = subprocess.Popen(cmd, env=env, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = TreeSampler(child.pid).start() if sample else None
     try:
         stdout, stderr = child.communicate(timeout=timeout)

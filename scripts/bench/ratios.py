@@ -56,7 +56,8 @@ def format_ratio(label: str, value: float, note: str) -> str:
 def table(title: str, variants: dict[str, Measurement], base: str | None = LIMIT) -> Iterator[str]:
     """Markdown: images/s from the variant's own figure, and from its whole process where it has one."""
     yield f"\n{title}\n"
-    yield "| variant | images | median s | images/s | ÷ parallel limit | whole process s | whole-process images/s |"
+    versus = "parallel limit" if base == LIMIT else base
+    yield f"| variant | images | median s | images/s | ÷ {versus} | whole process s | whole-process images/s |"
     yield "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     limit = rate(variants[base]) if base and base in variants else None
     for name, m in variants.items():

@@ -7,6 +7,7 @@ imgpipe and the parallel limit found the same objects (same stage code, same cor
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,44 @@ def test_the_cpu_part_tells_the_jvm_from_the_python_workers(tmp_path: Path) -> N
     sampled = json.loads(out.read_text())["cpu"]["imgpipe (sampled)"]
     assert sampled["cpu JVM s"] > 0.5 and sampled["cpu Python workers s"] > 0.5, sampled
     assert sampled["peak_worker_rss_mib"] < sampled["peak_tree_rss_mib"] / 2, sampled
+
+
+def test_the_task_part_compares_loops_that_find_the_same_objects(tmp_path: Path) -> None:
+    """The detector batched (yolox-nano-dynbatch) and decode-ahead must find exactly the default loop's objects:
+    the part refuses a run where they differ, so its speed figures compare the same work."""
+    out = tmp_path / "task.json"
+    cmd = [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--sizes", "12", "--repeats", "1",
+           "--parts", "task", "--json", str(out)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| variant | images | median s | images/s | ÷ default loop |" in done.stdout
+    measured = json.loads(out.read_text())
+    assert "task" not in measured["failed"], measured["failed"]
+    task = measured["task"]
+    assert set(task) == {"default loop", "detect batch 4", "detect batch 8", "decode ahead"}
+    assert {m["objects"] for m in task.values()} == {task["default loop"]["objects"]}
+    assert task["default loop"]["objects"] > 0 and all(m["images"] == 12 for m in task.values())
+
+
+def test_against_runs_the_other_trees_imgpipe_in_the_driver_and_the_workers(tmp_path: Path) -> None:
+    """``--against DIR`` compares this checkout with another version's package: both the driver and the Spark
+    workers of that run must import DIR's imgpipe (a checkout's own folder comes first on ``python -m``'s path)."""
+    tree = tmp_path / "tree"
+    shutil.copytree(REPO / "imgpipe", tree / "imgpipe", ignore=shutil.ignore_patterns("__pycache__"))
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    for module in ("cli/__init__.py", "spark/daemon.py"):  # each leaves a mark as it is imported
+        path = tree / "imgpipe" / module
+        mark = f"open({str(marks / module.replace('/', '.'))!r}, 'w').close()\n"
+        main = 'if __name__ == "__main__":'  # the daemon serves forever from here
+        path.write_text(path.read_text().replace(main, mark + main) if main in path.read_text() else path.read_text() + mark)
+    out = tmp_path / "overhead.json"
+    cmd = [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--parts", "overhead", "--overhead-images", "8",
+           "--repeats", "1", "--against", str(tree), "--json", str(out)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["overhead_against"]["tree"] == str(tree)
+    assert results["overhead_against"]["objects"] == results["overhead"]["objects"] > 0
+    assert sorted(p.name for p in marks.iterdir()) == ["cli.__init__.py", "spark.daemon.py"]
+    assert f"imgpipe from {tree}: " in done.stdout
