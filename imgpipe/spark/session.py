@@ -8,6 +8,7 @@ Precedence, lowest first: imgpipe's defaults, then the YAML's ``spark.*``, then 
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 import os
 import sys
@@ -134,6 +135,8 @@ def build_session(
     builder = SparkSession.builder if submitted else SparkSession.builder.master(cfg.master)
     for key, value in conf.items():
         builder = builder.config(key, value)
+    if SparkContext._gateway is None:
+        _import_while_the_jvm_starts(PYSPARK_FIRST_CALL_IMPORTS)
     if verbose:
         session = builder.getOrCreate()
     else:
@@ -141,6 +144,25 @@ def build_session(
             session = builder.getOrCreate()
     session.sparkContext.setLogLevel("INFO" if verbose else "WARN")
     return session
+
+
+#: What PySpark imports on its first call into a new JVM: its py4j argument converters ask
+#: ``pyspark.testing.utils`` whether NumPy is there, and that module imports pandas (0.26 s, measured in
+#: docs/benchmarks.md), while the JVM's start is already over and the session waits.
+PYSPARK_FIRST_CALL_IMPORTS = ("pyspark.testing.utils",)
+
+
+def _import_while_the_jvm_starts(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` in a background thread: for the JVM's first 0.7 s this process only waits for it."""
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - PySpark imports it again when it needs it, and reports any error
+                log.debug("could not import %s ahead of the JVM", name, exc_info=True)
+
+    threading.Thread(target=load, name="imgpipe-imports", daemon=True).start()
 
 
 def _submitted_conf() -> dict[str, str]:
