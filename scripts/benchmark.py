@@ -212,7 +212,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
     def overhead_part() -> None:
         runs = overhead(args, work)
-        results["failed"].update({f"overhead: {name}": why for name, why in runs.get("failed", {}).items()})
+        failed = runs.get("failed", {})
+        results["failed"].update({f"overhead: {name}": why for name, why in failed.items()})
+        if "imgpipe, small run" not in runs:
+            raise RuntimeError(f"this checkout's small run failed: {failed.get('imgpipe, small run')}")
         results["overhead"] = runs["imgpipe, small run"]
         if AGAINST in runs:
             results["overhead_against"] = {"tree": str(args.against), **runs[AGAINST]}

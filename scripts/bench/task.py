@@ -32,7 +32,8 @@ DETECT_BATCHES = (4, 8)
 
 @dataclass(frozen=True)
 class DecodeAhead(Pipeline):
-    """``Pipeline`` whose batches are decoded one batch ahead, in a second thread."""
+    """``Pipeline`` whose batches are decoded one batch ahead, in a second thread. Built from the pipeline's own
+    steps (``_decode``, ``_infer``, ``_to_arrow``): the same work as ``process``, in another order."""
 
     def process_all(self, batches: Sequence[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         if not batches:
