@@ -29,7 +29,7 @@ from imgpipe.sources import Source, make_source
 from imgpipe.spark import files, fs, status
 from imgpipe.spark.counts import add
 from imgpipe.spark.errors import describe_failure
-from imgpipe.spark.session import cores_per_task, is_local, master_of, spark_job
+from imgpipe.spark.session import master_of, spark_job
 from imgpipe.spark.warmup import warm_workers
 
 log = logging.getLogger("imgpipe.job")
@@ -68,9 +68,7 @@ def run_on(
 def _run(spark: SparkSession, loaded: LoadedConfig, pipeline: Pipeline, resume: bool, progress: Mode) -> RunReport:
     started = time.monotonic()
     source, sink = make_source(loaded.job), make_sink(loaded.job)
-    if not is_local(master_of(spark)):
-        pipeline = files.ship_models(spark, pipeline)
-    pipeline = pipeline.with_threads(cores_per_task(spark))
+    pipeline = files.for_executors(spark, pipeline)
     warm_workers(spark, pipeline)  # while the driver claims, plans and writes its manifest
     sink.claim(spark)
     settings = manifest.result_settings(loaded.job, _models(pipeline))

@@ -1,4 +1,5 @@
-"""Models travel with the job: the driver's verified model files shipped with ``SparkContext.addFile``.
+"""Models travel with the job: the driver's verified model files shipped with ``SparkContext.addFile``, for
+``imgpipe run`` and for ``infer`` in the caller's own session alike.
 
 Each file goes under a name that includes its sha256 (two models called ``model.onnx`` cannot collide, and an
 executor that already holds a name holds those exact bytes). The pipeline's models are rewritten to that name
@@ -21,6 +22,7 @@ from pyspark.sql import SparkSession
 
 from imgpipe.pipeline import Pipeline
 from imgpipe.runtime.model import ResolvedModel, Shipped
+from imgpipe.spark.session import cores_per_task, is_local, master_of
 
 log = logging.getLogger("imgpipe.spark")
 
@@ -32,6 +34,14 @@ def shipped_name(model: ResolvedModel) -> str:
 def shipped_path(name: str) -> str:
     """This executor's copy of a file the job shipped (runs on the executors)."""
     return SparkFiles.get(name)
+
+
+def for_executors(spark: SparkSession, pipeline: Pipeline) -> Pipeline:
+    """``pipeline`` as the session's executors run it: its models shipped unless the executors share this
+    process's machine (a local master), and ONNX Runtime given the cores each task owns."""
+    if not is_local(master_of(spark)):
+        pipeline = ship_models(spark, pipeline)
+    return pipeline.with_threads(cores_per_task(spark))
 
 
 def ship_models(spark: SparkSession, pipeline: Pipeline) -> Pipeline:

@@ -1,7 +1,8 @@
 """``infer``: the fused pass over a DataFrame the caller owns, inside the caller's SparkSession (imgpipe as a library).
 
 The same models, stages, result columns and quarantine as ``imgpipe run``; models are resolved and verified on the
-driver first. Nothing runs until the caller acts on the result, and the caller's session conf is left as it is.
+driver first and, on a cluster, shipped to the executors as ``imgpipe run`` ships them (``SparkContext.addFile``).
+Nothing runs until the caller acts on the result, and the caller's session conf is left as it is.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from imgpipe.errors import ConfigError
 from imgpipe.preflight import build_pipeline
 from imgpipe.preflight.paths import RESERVED
 from imgpipe.report import new_run_id
+from imgpipe.spark import files
 from imgpipe.spark.fused import fused_pass
-from imgpipe.spark.session import cores_per_task
 
 #: The columns the pass adds after the caller's.
 _RESULTS = RESERVED - {B.KEY, B.IMAGE}
@@ -68,7 +69,7 @@ def infer(
     # and the result gets the caller's names back, by position.
     plain = tuple(f"_{i}" for i in range(len(passthrough)))
     pipeline = replace(build_pipeline(loaded, run_id or new_run_id()), passthrough=plain)
-    pipeline = pipeline.with_threads(cores_per_task(df.sparkSession))
+    pipeline = files.for_executors(df.sparkSession, pipeline)
     inputs = df.select(
         _col(key).alias(B.KEY), _col(image).alias(B.IMAGE), *(_col(name).alias(p) for name, p in zip(passthrough, plain))
     )

@@ -178,6 +178,30 @@ def test_spark_submit_with_the_entry_point_gives_the_same_output(
     assert "detect.model: " in invalid.stdout and "Did you mean 'yolox-nano'?" in invalid.stdout
 
 
+def test_infer_submitted_by_the_callers_own_program_ships_the_models(
+    cluster: Cluster, packed: Path, demo_photos: Path, local_rows: dict[Any, dict[str, Any]], tmp_path: Path
+) -> None:
+    """``infer`` in a session imgpipe did not build: the executors get the models from Spark, as with ``imgpipe run``."""
+    config = tmp_path / "infer.yaml"
+    demo = (REPO / "configs" / "demo.yaml").read_text()
+    config.write_text(demo[demo.index("decode:") : demo.index("sink:")])
+    out = tmp_path / "out"
+    submit = [str(SPARK_HOME / "bin" / "spark-submit"), "--master", cluster.master, "--archives", f"{packed}#environment",
+              "--conf", "spark.pyspark.python=./environment/bin/python", "--conf", f"spark.pyspark.driver.python={sys.executable}",
+              "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.executor.cores=1", "--conf", "spark.executor.memory=512m",
+              "--conf", "spark.cores.max=2", "--conf", "spark.sql.files.maxPartitionBytes=256k",
+              "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
+              "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=120s",
+              str(Path(__file__).with_name("infer_on_cluster.py")), str(demo_photos), str(config), str(out)]  # fmt: skip
+    done = _run(submit, timeout=600, SPARK_HOME=str(SPARK_HOME), SPARK_LOCAL_IP="127.0.0.1")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    _assert_same_results({r["path"]: r for r in read_rows(out)}, local_rows)
+    app = done.stdout.strip().splitlines()[-1]
+    for i in (1, 2):
+        shipped = {p.name.split("-", 1)[1] for p in cluster.worker_dir(i).glob(f"{app}/*/*.onnx")}
+        assert shipped == {"yolox_nano.onnx", "mobilenetv2-12-int8.onnx"}, f"worker-{i} got the models from Spark"
+
+
 @pytest.fixture(scope="module")
 def two_region_table(hbase: HBaseService) -> tuple[str, list[bytes]]:
     return hbase.two_region_table("cluster", 1200)
