@@ -5,6 +5,7 @@
     ├── ModelError               exit 2: a model is missing, fails its sha256, or does not match its spec
     ├── SourceError              exit 1: a source could not be planned or read (names the table, path)
     ├── SinkError                exit 1: a sink could not be prepared or committed
+    ├── PackError                exit 1: ``imgpipe pack`` could not build its archive, or would overwrite a file
     └── ErrorRateExceeded        exit 3: the job finished but too many images failed
 
 Bad *images* are not exceptions: they become rows with ``status="error"``. Only ``imgpipe.cli``
@@ -52,6 +53,10 @@ class SourceError(ImgpipeError):
 
 class SinkError(ImgpipeError):
     """A sink could not be prepared, written or committed."""
+
+
+class PackError(ImgpipeError):
+    """The archive could not be built, or its path holds a file imgpipe did not write."""
 
 
 class ErrorRateExceeded(ImgpipeError):

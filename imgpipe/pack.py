@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from imgpipe import __version__
-from imgpipe.errors import ImgpipeError
+from imgpipe.errors import PackError as PackError  # raised by both pack modules; imgpipe.pack.PackError stays
 from imgpipe.pack_interpreter import VERSION, carry_interpreter
 
 MARKER = "imgpipe-pack.json"
@@ -35,10 +35,6 @@ EXCLUDED = ("pyspark",)
 #: Where ``spark.pack`` unpacks the archive on each executor, and the Python inside it.
 ALIAS = "environment"
 PYTHON = f"./{ALIAS}/bin/python"
-
-
-class PackError(ImgpipeError):
-    """The archive could not be built, or its path holds a file imgpipe did not write."""
 
 
 @dataclass(frozen=True)

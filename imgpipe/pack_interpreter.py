@@ -26,7 +26,7 @@ import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
-from imgpipe.errors import ImgpipeError
+from imgpipe.errors import PackError
 
 VERSION = f"python{sys.version_info.major}.{sys.version_info.minor}"
 #: Parts of the standard library a batch job never imports: left out of the archive (about half its size).
@@ -45,8 +45,9 @@ def carry_interpreter(venv: Path, dest: Path) -> str:
     binary = Path(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))
     stdlib = Path(sysconfig.get_path("stdlib"))  # the base install's, also from inside a venv
     dynload = Path(str(sysconfig.get_config_var("DESTSHARED") or stdlib / "lib-dynload"))
+    packages = _site_packages(venv)  # before any copying
     if not (stdlib / "os.py").is_file() or not dynload.is_dir():
-        raise ImgpipeError(
+        raise PackError(
             f"Expected this Python's standard library at {stdlib} (and {dynload}) to carry it, but it is not there; "
             "pack with --python-prefix PREFIX to link to a Python the executors have instead"
         )
@@ -55,7 +56,7 @@ def carry_interpreter(venv: Path, dest: Path) -> str:
     shutil.copytree(stdlib, target, symlinks=True, ignore=_left_out(stdlib))
     if not (target / "lib-dynload").is_dir():
         shutil.copytree(dynload, target / "lib-dynload", symlinks=True)
-    shutil.copytree(_site_packages(venv), target / "site-packages", symlinks=True)
+    shutil.copytree(packages, target / "site-packages", symlinks=True)
     (dest / "bin").mkdir(parents=True)
     shutil.copy2(binary, dest / "bin" / VERSION)
     if sysconfig.get_config_var("Py_ENABLE_SHARED"):
@@ -80,5 +81,5 @@ def _left_out(stdlib: Path) -> Callable[[str, list[str]], list[str]]:
 def _site_packages(venv: Path) -> Path:
     found = venv / "lib" / VERSION / "site-packages"
     if not found.is_dir():
-        raise ImgpipeError(f"Expected the runtime venv's packages at {found}, but there is no such folder")
+        raise PackError(f"Expected the runtime venv's packages at {found}, but there is no such folder")
     return found

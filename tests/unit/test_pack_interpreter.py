@@ -7,6 +7,9 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from imgpipe.pack import PackError
 from imgpipe.pack_interpreter import LEFT_OUT, VERSION, carry_interpreter
 
 PROBE = """
@@ -36,3 +39,10 @@ def test_the_carried_python_runs_from_where_it_was_moved_with_its_own_packages(t
     assert all(path.startswith(str(moved)) for path in seen["libpython"]), seen["libpython"]
     left = {p.name for p in (moved / "lib" / VERSION).iterdir()}
     assert not left & (set(LEFT_OUT) - {"site-packages"}), "tests, IDLE, Tk and ensurepip stay behind"
+
+
+def test_a_venv_without_packages_is_a_pack_error_before_anything_is_copied(tmp_path: Path) -> None:
+    built = tmp_path / "built"
+    with pytest.raises(PackError, match="Expected the runtime venv's packages at .*, but there is no such folder"):
+        carry_interpreter(tmp_path / "not-a-venv", built)
+    assert not built.exists()
