@@ -53,6 +53,8 @@ def pack(out: Path, *, python_prefix: str | None = None) -> Packed:
     """Build ``out`` from the running interpreter's environment; replaces only an earlier ``imgpipe pack`` archive."""
     began = time.monotonic()
     check_target(out)
+    if python_prefix is not None and not _has("venv_pack"):
+        raise PackError("imgpipe pack --python-prefix needs venv-pack: pip install 'imgpipe[pack]'")
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         env = work / "env"
@@ -111,8 +113,8 @@ def describe(python_prefix: str | None, interpreter: str) -> dict[str, object]:
 
 def runtime_venv(dest: Path) -> None:
     """A venv holding imgpipe and its runtime dependencies only, copied from this environment's installs."""
-    if not _has("pex") or not _has("venv_pack"):
-        raise PackError("imgpipe pack needs PEX and venv-pack: pip install 'imgpipe[pack]'")
+    if not _has("pex"):
+        raise PackError("imgpipe pack needs PEX: pip install 'imgpipe[pack]'")
     if sys.prefix == sys.base_prefix:
         raise PackError(
             f"Expected imgpipe installed in a virtual environment to pack, but {sys.executable} is not in one; "

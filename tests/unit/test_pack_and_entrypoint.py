@@ -74,6 +74,17 @@ def test_pack_says_it_needs_a_venv_when_imgpipe_is_not_in_one(
     assert list(tmp_path.iterdir()) == [], "nothing left behind"
 
 
+def test_only_the_linked_form_needs_venv_pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default archive (the interpreter carried) is a plain tar; venv-pack only builds ``--python-prefix``'s."""
+    monkeypatch.setattr(pack, "_has", lambda module: module != "venv_pack")
+    monkeypatch.setattr(sys, "base_prefix", sys.prefix)  # stops the default form at its next check
+    with pytest.raises(pack.PackError, match="Expected imgpipe installed in a virtual environment"):
+        pack.pack(tmp_path / "env.tar.gz")
+    with pytest.raises(pack.PackError, match="--python-prefix needs venv-pack"):
+        pack.pack(tmp_path / "env.tar.gz", python_prefix="/usr")
+    assert list(tmp_path.iterdir()) == [], "nothing left behind"
+
+
 def test_entrypoint_prints_a_python_file_of_the_installed_package_alone_in_its_folder() -> None:
     result = CliRunner().invoke(cli, ["entrypoint"])
     assert result.exit_code == 0
