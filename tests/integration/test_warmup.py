@@ -1,4 +1,5 @@
-"""The warm-up job loads the models in the very Python workers that the run's mapInArrow tasks then use."""
+"""The warm-up job loads the models in the very Python workers that the run's mapInArrow tasks then use, and
+those workers (forked from imgpipe's daemon) never import pandas."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.spark_helpers import own_process_env
 
@@ -18,13 +22,24 @@ embed: {model: mobilenetv2-int8}
 """
 
 
-def test_mapinarrow_tasks_find_the_models_the_warm_up_loaded(tmp_path: Path) -> None:
-    config = tmp_path / "warm.yaml"
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    config = tmp_path_factory.mktemp("warm") / "warm.yaml"
     config.write_text(JOB)
     env = own_process_env()
     done = subprocess.run(
         [sys.executable, str(PROBE), str(config)], capture_output=True, text=True, timeout=600, env=env, check=False
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    held = json.loads(done.stdout.strip().splitlines()[-1])["held"]
+    facts: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return facts
+
+
+def test_mapinarrow_tasks_find_the_models_the_warm_up_loaded(probed: dict[str, Any]) -> None:
+    held = probed["held"]
     assert held == [2, 2], f"expected both tasks' workers to hold the 2 warmed model sessions, but got {held}"
+
+
+def test_the_workers_build_arrow_from_python_lists_without_importing_pandas(probed: dict[str, Any]) -> None:
+    """0.24 s of CPU per worker per run when Arrow's converter finds pandas (imgpipe.spark.daemon)."""
+    assert probed["pandas"] == [False, False]

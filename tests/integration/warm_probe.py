@@ -4,7 +4,8 @@ ones its warm-up starts (the shared test session has more, started by earlier te
     python warm_probe.py JOB_YAML
 
 Warms the workers, then runs a mapInArrow task per slot; its last stdout line is JSON: how many of the warmed
-model sessions each task's worker already held.
+model sessions each task's worker already held, and whether it had imported pandas after Arrow built an array
+from a Python list (where Arrow's converter imports pandas when it can).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ def loaded(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
 
     held = sum(1 for key in SESSIONS.keys() if key[3] == THREADS)  # type: ignore[index]
     for batch in batches:
-        yield pa.RecordBatch.from_pydict({"held": pa.array([held] * batch.num_rows, pa.int64())})
+        column = pa.array([held] * batch.num_rows, pa.int64())
+        pandas = pa.array(["pandas" in sys.modules] * batch.num_rows, pa.bool_())
+        yield pa.RecordBatch.from_pydict({"held": column, "pandas": pandas})
 
 
 def main(config: str) -> None:
@@ -39,8 +42,8 @@ def main(config: str) -> None:
     try:
         warm_workers(spark, pipeline).join(timeout=300)
         slots = spark.sparkContext.defaultParallelism
-        rows = spark.range(0, slots, 1, numPartitions=slots).mapInArrow(loaded, "held long").collect()
-        print(json.dumps({"held": [r.held for r in rows]}))
+        rows = spark.range(0, slots, 1, numPartitions=slots).mapInArrow(loaded, "held long, pandas boolean").collect()
+        print(json.dumps({"held": [r.held for r in rows], "pandas": [r.pandas for r in rows]}))
     finally:
         stop(spark)
 
