@@ -124,7 +124,12 @@ def main(parquet: Path, out: Path, cores: int) -> None:
     pipeline = build_pipeline_from(config_text(parquet_source(parquet), "/tmp/unused", FULL_DECODE))
     # 4g: with the 1g default driver heap the 2 MB tensor rows in flight ran the local JVM out of memory
     # at 1,000 images (an OutOfMemoryError in a task thread ends a local-mode JVM).
-    conf = {"spark.sql.files.maxPartitionBytes": "64m", "spark.driver.memory": "4g"}
+    # Spark's own path runs in Spark's own worker daemon: imgpipe's refuses pandas, which pandas UDFs need.
+    conf = {
+        "spark.sql.files.maxPartitionBytes": "64m",
+        "spark.driver.memory": "4g",
+        "spark.python.daemon.module": "pyspark.daemon",
+    }
     spark = build_session(SparkConfig(master=f"local[{cores}]", conf=conf))
     try:
         start = time.monotonic()

@@ -18,19 +18,20 @@ from tests.helpers import REPO
 def test_benchmark_smoke_run_prints_the_ratio_lines(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     cmd = [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--sizes", "12", "--repeats", "1",
-           "--parts", "inference", "--variants", "parallel-limit,imgpipe,python-loop", "--json", str(out)]  # fmt: skip
+           "--parts", "inference", "--variants", "parallel-limit,imgpipe,python-loop,spark-udf", "--json", str(out)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
 
     lines = done.stdout.splitlines()
-    for label in ("imgpipe ÷ parallel limit: ", "imgpipe ÷ python-loop: "):
+    for label in ("imgpipe ÷ parallel limit: ", "imgpipe ÷ python-loop: ", "imgpipe ÷ spark-udf: "):
         (line,) = [x for x in lines if x.startswith(label)]
         assert float(line[len(label):].split()[0]) > 0, line
     results = json.loads(out.read_text())
     variants = results["sizes"]["12"]
-    assert set(variants) == {"parallel-limit", "imgpipe", "python-loop"}
+    assert set(variants) == {"parallel-limit", "imgpipe", "python-loop", "spark-udf"}
     assert all(m["images"] == 12 for m in variants.values())
     assert variants["imgpipe"]["objects"] == variants["parallel-limit"]["objects"] > 0
+    assert variants["spark-udf"]["objects"] == variants["imgpipe"]["objects"]
     assert 0 < variants["imgpipe"]["session_start_s"] < variants["imgpipe"]["whole_s"]
     assert variants["imgpipe"]["spark_jobs"] >= 1
     assert any(k.startswith("imgpipe ÷ parallel limit") for k in results["ratios"])
