@@ -14,8 +14,9 @@ pass's counting wrapper), hence this package, and needs none of the driver's job
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from imgpipe.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from imgpipe.job.run import run_job, run_on
@@ -25,10 +26,4 @@ __all__ = ["run_job", "run_on", "spark_job"]
 
 _MODULES = {"run_job": "imgpipe.job.run", "run_on": "imgpipe.job.run", "spark_job": "imgpipe.spark.session"}
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _MODULES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_MODULES[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _MODULES)

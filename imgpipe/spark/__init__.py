@@ -14,8 +14,9 @@ to each run's start).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from imgpipe.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from imgpipe.config.job import InferenceConfig
@@ -31,10 +32,4 @@ _MODULES = {
     "infer": "imgpipe.spark.infer",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _MODULES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_MODULES[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _MODULES)
