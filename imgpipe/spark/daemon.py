@@ -9,6 +9,9 @@ The workers also inherit a Python in which pandas cannot be imported. Arrow's C+
 when it is installed, on the first Python list it turns into an array, to learn pandas' null values: 0.24 s
 of CPU per worker per run, for a pass that never touches pandas (its batches are Arrow in and Arrow out, and
 no job imgpipe runs uses a pandas UDF). A pandas import in a worker fails with ``NO_PANDAS``'s message.
+
+And they import the installed PySpark's compiled modules, not Spark's zipped sources of the same files
+(``installed_pyspark``): the daemon drops those zips from its path before it imports PySpark.
 """
 
 from __future__ import annotations
@@ -19,14 +22,18 @@ from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-import cv2  # noqa: F401
-import numpy  # noqa: F401
-import onnx  # noqa: F401
-import onnxruntime  # noqa: F401
-import pyarrow  # noqa: F401
-from pyspark import daemon
+from imgpipe.spark.installed_pyspark import drop_zipped_pyspark
 
-import imgpipe.pipeline  # noqa: F401  (the stages, the runtime, pyarrow.compute)
+drop_zipped_pyspark(sys.path, sys.path_importer_cache)  # first: the imports below import PySpark
+
+import cv2  # noqa: E402, F401
+import numpy  # noqa: E402, F401
+import onnx  # noqa: E402, F401
+import onnxruntime  # noqa: E402, F401
+import pyarrow  # noqa: E402, F401
+from pyspark import daemon  # noqa: E402
+
+import imgpipe.pipeline  # noqa: E402, F401  (the stages, the runtime, pyarrow.compute)
 
 NO_PANDAS = (
     "imgpipe's Spark workers run without pandas (imgpipe.spark.daemon): Arrow would import it on every "

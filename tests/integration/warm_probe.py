@@ -4,8 +4,9 @@ ones its warm-up starts (the shared test session has more, started by earlier te
     python warm_probe.py JOB_YAML
 
 Warms the workers, then runs a mapInArrow task per slot; its last stdout line is JSON: how many of the warmed
-model sessions each task's worker already held, and whether it had imported pandas after Arrow built an array
-from a Python list (where Arrow's converter imports pandas when it can).
+model sessions each task's worker already held, whether it had imported pandas after Arrow built an array
+from a Python list (where Arrow's converter imports pandas when it can), and whether its PySpark came from
+Spark's zip (compiled from source in every daemon) rather than the installed package.
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ THREADS = 1
 
 
 def loaded(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    import pyspark
+
     from imgpipe.runtime.sessions import SESSIONS
 
+    zipped = ".zip" in (pyspark.__file__ or "")
     held = sum(1 for key in SESSIONS.keys() if key[3] == THREADS)  # type: ignore[index]
     for batch in batches:
         column = pa.array([held] * batch.num_rows, pa.int64())
         pandas = pa.array(["pandas" in sys.modules] * batch.num_rows, pa.bool_())
-        yield pa.RecordBatch.from_pydict({"held": column, "pandas": pandas})
+        pyspark_zipped = pa.array([zipped] * batch.num_rows, pa.bool_())
+        yield pa.RecordBatch.from_pydict({"held": column, "pandas": pandas, "pyspark_zipped": pyspark_zipped})
 
 
 def main(config: str) -> None:
@@ -42,8 +47,10 @@ def main(config: str) -> None:
     try:
         warm_workers(spark, pipeline).join(timeout=300)
         slots = spark.sparkContext.defaultParallelism
-        rows = spark.range(0, slots, 1, numPartitions=slots).mapInArrow(loaded, "held long, pandas boolean").collect()
-        print(json.dumps({"held": [r.held for r in rows], "pandas": [r.pandas for r in rows]}))
+        probe = spark.range(0, slots, 1, numPartitions=slots)
+        rows = probe.mapInArrow(loaded, "held long, pandas boolean, pyspark_zipped boolean").collect()
+        facts = {name: [row[name] for row in rows] for name in ("held", "pandas", "pyspark_zipped")}
+        print(json.dumps(facts))
     finally:
         stop(spark)
 
