@@ -1,5 +1,5 @@
 """The warm-up job loads the models in the very Python workers that the run's mapInArrow tasks then use, and
-those workers (forked from imgpipe's daemon) never import pandas, and import the installed PySpark."""
+those workers (forked from imgpipe's daemon) never import pandas, import the installed PySpark, and leave the daemon's objects to it: frozen."""
 
 from __future__ import annotations
 
@@ -48,3 +48,9 @@ def test_the_workers_build_arrow_from_python_lists_without_importing_pandas(prob
 def test_the_workers_import_the_installed_pyspark_not_sparks_zip_of_it(probed: dict[str, Any]) -> None:
     """Spark's zip holds sources only: 0.46 CPU-s more per daemon, compiling them (imgpipe.spark.installed_pyspark)."""
     assert probed["pyspark_zipped"] == [False, False]
+
+
+def test_the_workers_garbage_collector_skips_what_the_daemon_imported(probed: dict[str, Any]) -> None:
+    """PySpark's worker runs a full collection after every task: 35-45 ms each over the unfrozen imports."""
+    frozen = probed["frozen"]
+    assert all(count > 20_000 for count in frozen), f"expected the daemon's imports frozen, but froze {frozen} objects"

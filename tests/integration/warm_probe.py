@@ -6,11 +6,13 @@ ones its warm-up starts (the shared test session has more, started by earlier te
 Warms the workers, then runs a mapInArrow task per slot; its last stdout line is JSON: how many of the warmed
 model sessions each task's worker already held, whether it had imported pandas after Arrow built an array
 from a Python list (where Arrow's converter imports pandas when it can), and whether its PySpark came from
-Spark's zip (compiled from source in every daemon) rather than the installed package.
+Spark's zip (compiled from source in every daemon) rather than the installed package, and how many objects
+its garbage collector leaves alone (those the daemon froze before it forked the worker).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Iterator
@@ -38,7 +40,10 @@ def loaded(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         column = pa.array([held] * batch.num_rows, pa.int64())
         pandas = pa.array(["pandas" in sys.modules] * batch.num_rows, pa.bool_())
         pyspark_zipped = pa.array([zipped] * batch.num_rows, pa.bool_())
-        yield pa.RecordBatch.from_pydict({"held": column, "pandas": pandas, "pyspark_zipped": pyspark_zipped})
+        frozen = pa.array([gc.get_freeze_count()] * batch.num_rows, pa.int64())
+        yield pa.RecordBatch.from_pydict(
+            {"held": column, "pandas": pandas, "pyspark_zipped": pyspark_zipped, "frozen": frozen}
+        )
 
 
 def main(config: str) -> None:
@@ -48,8 +53,8 @@ def main(config: str) -> None:
         warm_workers(spark, pipeline).join(timeout=300)
         slots = spark.sparkContext.defaultParallelism
         probe = spark.range(0, slots, 1, numPartitions=slots)
-        rows = probe.mapInArrow(loaded, "held long, pandas boolean, pyspark_zipped boolean").collect()
-        facts = {name: [row[name] for row in rows] for name in ("held", "pandas", "pyspark_zipped")}
+        rows = probe.mapInArrow(loaded, "held long, pandas boolean, pyspark_zipped boolean, frozen long").collect()
+        facts = {name: [row[name] for row in rows] for name in ("held", "pandas", "pyspark_zipped", "frozen")}
         print(json.dumps(facts))
     finally:
         stop(spark)
