@@ -31,14 +31,14 @@ from imgpipe.spark.installed_pyspark import drop_zipped_pyspark
 
 drop_zipped_pyspark(sys.path, sys.path_importer_cache)  # first: the imports below import PySpark
 
-import cv2  # noqa: E402, F401
-import numpy  # noqa: E402, F401
-import onnx  # noqa: E402, F401
-import onnxruntime  # noqa: E402, F401
-import pyarrow  # noqa: E402, F401
-from pyspark import daemon  # noqa: E402
+import cv2  # noqa: F401
+import numpy  # noqa: F401
+import onnx  # noqa: F401
+import onnxruntime  # noqa: F401
+import pyarrow  # noqa: F401
+from pyspark import daemon
 
-import imgpipe.pipeline  # noqa: E402, F401  (the stages, the runtime, pyarrow.compute)
+import imgpipe.pipeline  # noqa: F401  (the stages, the runtime, pyarrow.compute)
 
 NO_PANDAS = (
     "imgpipe's Spark workers run without pandas (imgpipe.spark.daemon): Arrow would import it on every "

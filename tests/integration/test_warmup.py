@@ -1,5 +1,6 @@
-"""The warm-up job loads the models in the very Python workers that the run's mapInArrow tasks then use, and
-those workers (forked from imgpipe's daemon) never import pandas, import the installed PySpark, and leave the daemon's objects to it: frozen."""
+"""The warm-up job loads the models in the very Python workers that the run's mapInArrow tasks then use. Those
+workers, forked from imgpipe's daemon, never import pandas, run the installed PySpark rather than Spark's zip of
+it, and inherit the daemon's imports frozen, out of their garbage collector's reach."""
 
 from __future__ import annotations
 

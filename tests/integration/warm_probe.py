@@ -3,11 +3,14 @@ ones its warm-up starts (the shared test session has more, started by earlier te
 
     python warm_probe.py JOB_YAML
 
-Warms the workers, then runs a mapInArrow task per slot; its last stdout line is JSON: how many of the warmed
-model sessions each task's worker already held, whether it had imported pandas after Arrow built an array
-from a Python list (where Arrow's converter imports pandas when it can), and whether its PySpark came from
-Spark's zip (compiled from source in every daemon) rather than the installed package, and how many objects
-its garbage collector leaves alone (those the daemon froze before it forked the worker).
+Warms the workers, then runs a mapInArrow task per slot; its last stdout line is JSON, one value per task:
+
+- ``held``: how many of the warmed model sessions the task's worker already held;
+- ``pandas``: whether it had imported pandas after Arrow built an array from a Python list (Arrow's converter
+  imports pandas when it can);
+- ``pyspark_zipped``: whether its PySpark came from Spark's zip (compiled from source in every daemon) rather
+  than the installed package;
+- ``frozen``: how many objects its garbage collector leaves alone (those the daemon froze before the fork).
 """
 
 from __future__ import annotations
