@@ -19,7 +19,9 @@ Other parts:
   hbase      HBase -> Parquet end to end on a table pre-split into 8 regions, against the parallel limit
              on the same images; and HBase read throughput (image cells only)
   overhead   fixed overhead: a --overhead-images run's whole-process wall time minus its session start;
-             with --against DIR, another version's imgpipe package (in DIR) runs interleaved beside it
+             with --against DIR, another version's imgpipe package (in DIR) runs interleaved beside it;
+             with --against-set KEY=VALUE (repeatable), that run (of DIR, or of this checkout) gets these
+             config overrides (`imgpipe run --set`): a setting measured against the defaults
   rss        peak Spark Python-worker RSS at --rss-sizes images (files repeating the 16 photos at 320 px)
   cpu        CPU seconds of an imgpipe run's process tree by role, Spark jobs and stages it triggers
   task       inside a task, at the smallest size: the detector batched (yolox-nano-dynbatch, batch 4 and 8)
@@ -60,7 +62,8 @@ PARTS = ("inference", "peers", "hbase", "overhead", "rss", "cpu", "task")
 DEFAULT_PARTS = "inference,peers,hbase,overhead,rss"
 VARIANTS = ("parallel-limit", "imgpipe", "imgpipe-local1", "ray-data", "daft", "spark-udf", "python-loop")
 SLOW = ("imgpipe-local1", "spark-udf", "python-loop")
-#: The overhead part's run of ``--against``'s imgpipe, kept beside this checkout's figures.
+#: The overhead part's other run (``--against``'s imgpipe and/or ``--against-set``'s settings), kept beside this
+#: checkout's figures.
 AGAINST = "against"
 #: Long side of the RSS corpus: memory growth with corpus size is per row, small images keep 20,000 quick.
 RSS_SIDE = 320
@@ -100,13 +103,15 @@ def child(module: str, *argv: object) -> Measurement:
 
 
 def overhead(args: argparse.Namespace, work: Path) -> dict[str, Measurement]:
-    """This checkout's small run, and ``--against``'s beside it (key ``AGAINST``) when given."""
+    """This checkout's small run, and beside it (key ``AGAINST``) ``--against``'s and/or one with ``--against-set``."""
     corpus = Corpus(work, args.overhead_images, name="overhead")
     config = write_config(work / "overhead.yaml", config_text(parquet_source(corpus.parquet), work / "overhead-out"))
     master = f"local[{args.cores}]"
     variants = {"imgpipe, small run": lambda: imgpipe_run(config, work / "overhead-out", master=master)}
-    if args.against:
-        variants[AGAINST] = lambda: imgpipe_run(config, work / "overhead-out", master=master, tree=args.against)
+    if args.against or args.against_set:
+        variants[AGAINST] = lambda: imgpipe_run(
+            config, work / "overhead-out", master=master, tree=args.against, sets=args.against_set
+        )
     return common.interleaved(args.repeats, variants)
 
 
@@ -155,6 +160,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--against", type=Path, default=None,
                    help="a folder holding another version's imgpipe package (e.g. `git archive REV imgpipe | tar -x "
                         "-C DIR`): the overhead part runs it interleaved with this checkout")
+    p.add_argument("--against-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override for the overhead part's other run (of --against's tree, or of this "
+                        "checkout when there is none), as `imgpipe run --set` takes it; repeatable")
     p.add_argument("--rss-sizes", type=ints, default=[2000, 20000])
     p.add_argument("--hbase-images", type=int, default=None, help="HBase end-to-end table size (default: smallest size)")
     p.add_argument("--hbase-read-rows", type=int, default=3000)
@@ -218,7 +226,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             raise RuntimeError(f"this checkout's small run failed: {failed.get('imgpipe, small run')}")
         results["overhead"] = runs["imgpipe, small run"]
         if AGAINST in runs:
-            results["overhead_against"] = {"tree": str(args.against), **runs[AGAINST]}
+            tree = str(args.against) if args.against else "this checkout"
+            results["overhead_against"] = {"tree": tree, "set": args.against_set, **runs[AGAINST]}
 
     if {"inference", "peers"} & set(args.parts):
         part("inference/peers", sizes)
@@ -292,7 +301,8 @@ def overhead_lines(results: dict[str, Any]) -> list[str]:
     runs = [("imgpipe", results["overhead"])]
     if "overhead_against" in results:
         against = dict(results["overhead_against"])
-        runs.append((f"imgpipe from {against.pop('tree')}", against))
+        sets = "".join(f" --set {x}" for x in against.pop("set", []))
+        runs.append((f"imgpipe from {against.pop('tree')}{sets}", against))
     lines = ["\nFixed overhead\n"]
     for name, m in runs:
         lines += ratios.details(name, m)

@@ -38,13 +38,14 @@ def imgpipe_run(
     timeout: float = 3600,
     sample: bool = False,
     tree: Path | None = None,
+    sets: list[str] | None = None,
 ) -> Measurement:
     """One ``imgpipe run`` process; with ``sample`` also its CPU by role and its workers' peak RSS.
     ``tree``: a folder holding another version's ``imgpipe`` package, run instead of this checkout's (its driver
-    and, through the inherited PYTHONPATH, its local Spark workers)."""
+    and, through the inherited PYTHONPATH, its local Spark workers); ``sets``: config overrides (``--set``)."""
     timings_path = config.with_suffix(".timings.json")
     cmd = [sys.executable, "-m", "bench.imgpipe_cli", str(timings_path), "run", str(config),
-           "--set", f"spark.master={master}"]  # fmt: skip
+           "--set", f"spark.master={master}", *(a for kv in sets or [] for a in ("--set", kv))]  # fmt: skip
     began = time.monotonic()
     env = module_env() if tree is None else module_env({"PYTHONPATH": os.pathsep.join([str(tree), str(SCRIPTS)])})
     # ``python -m`` puts its working folder first on sys.path: in the tree, its imgpipe is the one imported.
