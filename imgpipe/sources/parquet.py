@@ -2,12 +2,13 @@
 
     plan      the dataset's files, after checking the key, image and passthrough columns exist (their types
               from the first file's footer when the files are local, else from Spark's inference)
-    results   spark.read.parquet over one chunk's files (partitions follow row groups, capped by
-              max_bytes_per_partition) -> the fused pass
+    results   spark.read.parquet over one chunk's files (splits of max_bytes_per_partition at most, but no
+              smaller than the largest row group, which no split cuts) -> the fused pass
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pyarrow as pa
@@ -84,6 +85,12 @@ def _footer(path: str) -> pq.FileMetaData:
         ) from exc
 
 
+def _layout(path: str, footer: pq.FileMetaData) -> tuple[int, int]:
+    """A file's bytes and its largest row group's (uncompressed: an upper bound; image bytes do not compress)."""
+    groups = (footer.row_group(i).total_byte_size for i in range(footer.num_row_groups))
+    return os.path.getsize(path), max(groups, default=0)
+
+
 class ParquetSource:
     unique_keys = False
 
@@ -93,6 +100,8 @@ class ParquetSource:
         #: The columns read, with their types as planning found them: a chunk's read then starts no Spark job
         #: of its own to infer them (a job that waits behind the warm-up's tasks). None on --resume.
         self._columns: StructType | None = None
+        #: Each local file's bytes and largest row group (from the footers planning reads), to size the splits.
+        self._files: dict[str, tuple[int, int]] = {}
 
     def describe(self) -> str:
         return f"parquet {', '.join(self.cfg.paths)}"
@@ -106,6 +115,8 @@ class ParquetSource:
             files = sorted(fs.from_uri(f) for f in spark.read.schema(_LISTING).parquet(*cfg.paths).inputFiles())
             local = _local(files)
             footers = [_footer(f) for f in local] if local else []
+            if local:
+                self._files = {f: _layout(path, footer) for f, path, footer in zip(files, local, footers, strict=True)}
             columns = _footer_columns(spark, footers[0], wanted) if footers else None
             if columns is None:
                 columns = self._inferred(spark, wanted)
@@ -124,12 +135,24 @@ class ParquetSource:
 
     def read(self, spark: SparkSession, units: list[Any]) -> DataFrame:
         cfg = self.cfg
-        fs.size_splits(spark, cfg.max_bytes_per_partition)
+        fs.size_splits(spark, cfg.max_bytes_per_partition, self._layout_of(units))
         cols = [F.col(cfg.key_column).alias(B.KEY), F.col(cfg.image_column).alias(B.IMAGE)]
         cols += [F.col(name) for name in cfg.passthrough]
         reader = spark.read if self._columns is None else spark.read.schema(self._columns)
         df = reader.parquet(*(fs.literal(u) for u in units)).select(*cols)
         return df.limit(cfg.limit) if cfg.limit else df
+
+    def _layout_of(self, units: list[Any]) -> fs.FileLayout | None:
+        """The chunk's files and largest row group, or None when a file is not local. A resumed run did not
+        plan: it reads the chunk's footers here."""
+        missing = [u for u in units if u not in self._files]
+        if missing:
+            local = _local(missing)
+            if local is None:
+                return None
+            self._files.update((u, _layout(path, _footer(path))) for u, path in zip(missing, local, strict=True))
+        layouts = [self._files[u] for u in units]
+        return fs.FileLayout(len(layouts), sum(size for size, _ in layouts), max(largest for _, largest in layouts))
 
     def retries(self) -> int:
         return 0

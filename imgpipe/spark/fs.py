@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -138,11 +139,35 @@ def from_uri(uri: str) -> str:
 TASKS_PER_SLOT = 4
 
 
-def size_splits(spark: SparkSession, max_bytes: int) -> None:
-    """Spark's file splits for the next read: at most ``max_bytes`` each, and at least ``TASKS_PER_SLOT`` per slot.
+@dataclass(frozen=True)
+class FileLayout:
+    """A scan's files, as far as splitting them goes: how many, their bytes, and the largest part that no
+    split cuts (a Parquet row group)."""
+
+    files: int
+    bytes: int
+    largest_part: int
+
+
+def size_splits(spark: SparkSession, max_bytes: int, layout: FileLayout | None = None) -> None:
+    """Spark's file splits for the next read: at most ``max_bytes`` each, and at least ``TASKS_PER_SLOT`` per slot;
+    but never smaller than ``layout.largest_part``, with 5 % to spare.
 
     Spark cuts a scan into ``max(total / minPartitionNum, openCost)``-byte splits, capped by maxPartitionBytes;
     by default minPartitionNum is the slot count, so a chunk ends with one long task per slot running alone.
+    A Parquet row group goes to the split holding its middle, so a split smaller than the row groups makes
+    empty tasks (a small chunk, or row groups over ``max_bytes``), each paying a task's start for no rows.
     """
-    spark.conf.set("spark.sql.files.maxPartitionBytes", str(max_bytes))
-    spark.conf.set("spark.sql.files.minPartitionNum", str(TASKS_PER_SLOT * spark.sparkContext.defaultParallelism))
+    tasks = TASKS_PER_SLOT * spark.sparkContext.defaultParallelism
+    split = max_bytes
+    if layout is not None:
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        open_cost = jvm.org.apache.spark.network.util.JavaUtils.byteStringAsBytes(
+            spark.conf.get("spark.sql.files.openCostInBytes")
+        )
+        floor = layout.largest_part + layout.largest_part // 20
+        if min(max_bytes, max(open_cost, (layout.bytes + layout.files * open_cost) // tasks)) < floor:
+            split, tasks = floor, 1  # Spark's share per task is then the whole scan, so the cap is the split
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(split))
+    spark.conf.set("spark.sql.files.minPartitionNum", str(tasks))

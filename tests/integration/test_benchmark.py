@@ -93,15 +93,15 @@ def test_against_runs_the_other_trees_imgpipe_in_the_driver_and_the_workers(tmp_
 
 def test_against_set_runs_this_checkout_with_the_settings_beside_the_defaults(tmp_path: Path) -> None:
     """``--against-set KEY=VALUE`` measures a setting against the defaults in one interleaved run: the other run
-    must get the setting (here smaller splits, so more read tasks) and this checkout's run must not."""
+    must get the setting (here a higher score threshold, so fewer objects) and this checkout's run must not."""
     out = tmp_path / "overhead.json"
     cmd = [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--parts", "overhead", "--overhead-images", "8",
-           "--repeats", "1", "--against-set", "source.max_bytes_per_partition=64KiB", "--json", str(out)]  # fmt: skip
+           "--repeats", "1", "--against-set", "detect.score_threshold=0.9", "--json", str(out)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(out.read_text())
     against = results["overhead_against"]
-    assert (against["tree"], against["set"]) == ("this checkout", ["source.max_bytes_per_partition=64KiB"])
-    assert against["read_tasks"] > results["overhead"]["read_tasks"], (against, results["overhead"])
-    assert against["objects"] == results["overhead"]["objects"] > 0
-    assert "imgpipe from this checkout --set source.max_bytes_per_partition=64KiB: " in done.stdout
+    assert (against["tree"], against["set"]) == ("this checkout", ["detect.score_threshold=0.9"])
+    assert against["images"] == results["overhead"]["images"] == 8
+    assert against["objects"] < results["overhead"]["objects"], (against, results["overhead"])
+    assert "imgpipe from this checkout --set detect.score_threshold=0.9: " in done.stdout

@@ -66,12 +66,13 @@ def test_parquet_copy_gives_identical_results(
     )
     src = tmp_path / "images.parquet"
     pq.write_table(table, src, row_group_size=5)
-    config = (
-        f"source: {{type: parquet, path: '{src}', key_column: id, image_column: jpeg, passthrough: [sku]}}\n"
+    config = (  # splits smaller than the row groups: sized up to them, so no read task is empty
+        f"source: {{type: parquet, path: '{src}', key_column: id, image_column: jpeg, passthrough: [sku], "
+        "max_bytes_per_partition: 256k}\n"
         f"sink: {{type: parquet, path: '{tmp_path / 'out'}'}}\n" + MODELS_YAML
     )
     report = run_config(spark, config)
-    assert report.images_ok == photo_count()
+    assert report.images_ok == photo_count() and 1 < report.read_tasks <= pq.read_metadata(src).num_row_groups
     parquet_rows = by_key(read_rows(tmp_path / "out" / "results"))
     assert sorted(parquet_rows) == keys
     for key in keys:

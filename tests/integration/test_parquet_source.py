@@ -3,6 +3,7 @@ the types Spark would infer) and a chunk's read uses them (no job of its own eit
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,28 @@ def test_a_missing_column_is_named_and_a_broken_file_too(spark: SparkSession, tm
     (tmp_path / "in" / "part-9.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(SourceError, match=r"part-9\.parquet is not a readable Parquet file"):
         _source(tmp_path, []).plan(spark)
+
+
+@pytest.mark.parametrize(
+    ("rows", "groups", "max_bytes"),
+    [(12, 3, "64m"), (8, 2, "1m")],
+    ids=["fewer row groups than task slots", "row groups over max_bytes_per_partition"],
+)
+def test_no_read_task_is_empty(spark: SparkSession, tmp_path: Path, rows: int, groups: int, max_bytes: str) -> None:
+    # Spark splits a file by bytes and gives each row group to the split holding its middle: with splits smaller
+    # than the row groups (a small run, or large row groups) the rest are empty tasks, each paying a task's start.
+    noise = random.Random(0)  # incompressible: the file is as large as its images
+    table = pa.table({"id": [f"k{i}" for i in range(rows)], "jpeg": [noise.randbytes(1 << 20) for _ in range(rows)]})
+    (tmp_path / "in").mkdir()
+    pq.write_table(table, tmp_path / "in" / "part-0.parquet", row_group_size=rows // groups, compression="none")
+    config = (
+        f"source: {{type: parquet, path: '{tmp_path / 'in'}', key_column: id, image_column: jpeg, "
+        f"max_bytes_per_partition: {max_bytes}}}\nsink: {{type: parquet, path: '{tmp_path / 'out'}'}}\n"
+    )
+    job = parse_config(config, "test.yaml").job
+    assert job.source.type == "parquet"
+    source = ParquetSource(job.source, job)
+    df = source.read(spark, source.plan(spark).units)
+    assert df.rdd.glom().map(len).collect() == [rows // groups] * groups, "expected one read task per row group"
+    resumed = ParquetSource(job.source, job)  # a resumed run reads the chunk without planning
+    assert resumed.read(spark, source.plan(spark).units).rdd.getNumPartitions() == groups
