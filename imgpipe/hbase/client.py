@@ -104,8 +104,16 @@ def _transient_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
-#: What a Thrift call raises when the gateway restarts, a socket resets or a region moves.
-TRANSIENT = _transient_types()
+#: What a Thrift call raises when the gateway restarts, a socket resets or a region moves. Made on first use
+#: (module ``__getattr__``): its Thrift types import happybase, 40 ms that a run without HBase does not pay.
+TRANSIENT: tuple[type[BaseException], ...]
+
+
+def __getattr__(name: str) -> Any:
+    if name != "TRANSIENT":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = globals()["TRANSIENT"] = _transient_types()
+    return value
 
 
 def is_transient(exc: BaseException) -> bool:

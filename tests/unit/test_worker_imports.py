@@ -36,3 +36,20 @@ def test_the_library_names_still_import_from_their_packages() -> None:
         "imgpipe.spark.hbase_datasource",
     ]  # fmt: skip
     assert InferenceConfig.__name__ == "InferenceConfig" and ReadCounters.__name__ == "ReadCounters"
+
+
+def test_the_drivers_job_stack_imports_thrift_only_for_hbase() -> None:
+    """A Parquet or files run's driver loads the HBase source and sink classes (the registries) but not happybase
+    and its Thrift stack (40 ms); the Thrift error types are made when first asked for."""
+    probe = (
+        "import sys, imgpipe.job.run, imgpipe.hbase.client as hb\n"
+        "before = 'happybase' in sys.modules\n"
+        "print(before, sorted(t.__name__ for t in hb.TRANSIENT), hb.TRANSIENT is hb.TRANSIENT)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split(" ", 1) == [
+        "False",
+        "['EOFError', 'IOError', 'IllegalArgument', 'OSError', 'TApplicationException', 'TTransportException', "
+        "'TimeoutError'] True\n",
+    ]
