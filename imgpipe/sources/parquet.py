@@ -152,7 +152,8 @@ class ParquetSource:
                 return None
             self._files.update((u, _layout(path, _footer(path))) for u, path in zip(missing, local, strict=True))
         layouts = [self._files[u] for u in units]
-        return fs.FileLayout(len(layouts), sum(size for size, _ in layouts), max(largest for _, largest in layouts))
+        largest = max((part for _, part in layouts), default=0)
+        return fs.FileLayout(len(layouts), sum(size for size, _ in layouts), largest)
 
     def retries(self) -> int:
         return 0
