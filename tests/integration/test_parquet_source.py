@@ -47,10 +47,11 @@ def test_a_planned_chunk_is_read_without_a_schema_job(spark: SparkSession, tmp_p
     assert [r[B.KEY] for r in frames[0].collect()] == [f"k{i}" for i in range(6)]
 
 
-def _source(tmp_path: Path, passthrough: list[str]) -> ParquetSource:
+def _source(tmp_path: Path, passthrough: list[str], max_bytes: str = "64m") -> ParquetSource:
     config = (
         f"source: {{type: parquet, path: '{tmp_path / 'in'}', key_column: id, image_column: jpeg, "
-        f"passthrough: {passthrough}}}\nsink: {{type: parquet, path: '{tmp_path / 'out'}'}}\n"
+        f"passthrough: {passthrough}, max_bytes_per_partition: {max_bytes}}}\n"
+        f"sink: {{type: parquet, path: '{tmp_path / 'out'}'}}\n"
     )
     job = parse_config(config, "test.yaml").job
     assert job.source.type == "parquet"
@@ -112,14 +113,8 @@ def test_no_read_task_is_empty(spark: SparkSession, tmp_path: Path, rows: int, g
     table = pa.table({"id": [f"k{i}" for i in range(rows)], "jpeg": [noise.randbytes(1 << 20) for _ in range(rows)]})
     (tmp_path / "in").mkdir()
     pq.write_table(table, tmp_path / "in" / "part-0.parquet", row_group_size=rows // groups, compression="none")
-    config = (
-        f"source: {{type: parquet, path: '{tmp_path / 'in'}', key_column: id, image_column: jpeg, "
-        f"max_bytes_per_partition: {max_bytes}}}\nsink: {{type: parquet, path: '{tmp_path / 'out'}'}}\n"
-    )
-    job = parse_config(config, "test.yaml").job
-    assert job.source.type == "parquet"
-    source = ParquetSource(job.source, job)
+    source = _source(tmp_path, [], max_bytes)
     df = source.read(spark, source.plan(spark).units)
     assert df.rdd.glom().map(len).collect() == [rows // groups] * groups, "expected one read task per row group"
-    resumed = ParquetSource(job.source, job)  # a resumed run reads the chunk without planning
+    resumed = _source(tmp_path, [], max_bytes)  # a resumed run reads the chunk without planning
     assert resumed.read(spark, source.plan(spark).units).rdd.getNumPartitions() == groups
