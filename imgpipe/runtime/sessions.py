@@ -61,6 +61,7 @@ class SessionCache:
 
 SESSIONS = SessionCache()
 _warned_providers: set[tuple[str, ...]] = set()
+_warned_fallbacks: set[tuple[str, ...]] = set()
 
 
 def load_session(
@@ -99,10 +100,26 @@ def _create(
     # Stages run one model call at a time; parallelism comes from Spark tasks and intra-op threads.
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    usable = usable_providers(providers)
     try:
-        return ort.InferenceSession(data, sess_options=options, providers=usable_providers(providers))
+        session = ort.InferenceSession(data, sess_options=options, providers=usable)
     except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph errors
         raise ModelError(f"model {name!r} ({path}) cannot be loaded by ONNX Runtime: {exc}") from exc
+    _warn_on_fallback(name, usable, session.get_providers())
+    return session
+
+
+def _warn_on_fallback(name: str, usable: Sequence[str], active: Sequence[str]) -> None:
+    """A provider this build has can still fail to start (no GPU, a CUDA or cuDNN library missing), and then
+    ONNX Runtime runs the model on the next provider below its own log level: say so, once per model."""
+    lost = [p for p in usable if p not in active]
+    key = (name, *lost)
+    if lost and key not in _warned_fallbacks:
+        _warned_fallbacks.add(key)
+        log.warning(
+            "model %r: execution providers %s could not start here (ONNX Runtime logs why; scripts/gpu-check.sh "
+            "checks a GPU machine); running on %s", name, ", ".join(lost), ", ".join(active),
+        )
 
 
 def read_verified(name: str, path: Path, sha256: str) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,28 @@ def test_only_unavailable_providers_still_run_on_cpu(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(rt, "_warned_providers", set())
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     assert rt.usable_providers(["TensorrtExecutionProvider"]) == ["CPUExecutionProvider"]
+
+
+def test_a_provider_that_cannot_start_is_reported_once_per_model(
+    model: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """onnxruntime-gpu lists CUDA as available even where it cannot start (no GPU, no cuDNN): ONNX Runtime
+    then runs the model on the CPU, and imgpipe must say so rather than pass it over in silence."""
+    monkeypatch.setattr(rt, "_warned_fallbacks", set())
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    wanted = ("CUDAExecutionProvider", "CPUExecutionProvider")
+    with caplog.at_level(logging.WARNING, logger="imgpipe.runtime"), warnings.catch_warnings():
+        if "CUDAExecutionProvider" not in ort.capi._pybind_state.get_available_providers():
+            warnings.simplefilter("ignore", UserWarning)  # ORT's own note that this build lacks CUDA
+        sessions = [load_session("m", model, sha256(model), providers=wanted, threads=t) for t in (1, 2)]
+    active = sessions[0].get_providers()
+    records = [r.getMessage() for r in caplog.records if r.name == "imgpipe.runtime"]
+    if active[0] == "CUDAExecutionProvider":
+        assert records == []
+    else:
+        assert len(records) == 1, records
+        assert "model 'm'" in records[0] and "CUDAExecutionProvider could not start" in records[0]
+        assert "running on CPUExecutionProvider" in records[0]
 
 
 def test_expose_needs_opset_10_to_dequantize(tmp_path: Path) -> None:
