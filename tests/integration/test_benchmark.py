@@ -7,6 +7,7 @@ imgpipe and the parallel limit found the same objects (same stage code, same cor
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -105,3 +106,23 @@ def test_against_set_runs_this_checkout_with_the_settings_beside_the_defaults(tm
     assert against["images"] == results["overhead"]["images"] == 8
     assert against["objects"] < results["overhead"]["objects"], (against, results["overhead"])
     assert "imgpipe from this checkout --set detect.score_threshold=0.9: " in done.stdout
+
+
+def test_the_gpu_check_runs_with_the_cpu_standing_in_for_cuda(tmp_path: Path) -> None:
+    """scripts/bench/gpu.py runs for real only on a GPU machine, which CI has not: this dry run keeps it whole.
+    With the CPU in CUDA's place, both sides of the agreement check must find exactly the same objects."""
+    out = tmp_path / "gpu.json"
+    cmd = [sys.executable, "-m", "bench.gpu", "--images", "8", "--cores", "2", "--calls", "1", "--json", str(out)]
+    env = {**os.environ, "IMGPIPE_BENCH_GPU_PROVIDER": "CPUExecutionProvider",
+           "PYTHONPATH": os.pathsep.join([str(REPO / "scripts"), str(REPO)])}  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO / "scripts", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    agree = report["agreement"]
+    assert agree["problems"] == [] and agree["objects_cpu"] == agree["objects_cuda"] > 0
+    assert agree["min_cosine"] > 0.9999 and agree["max_box_px"] == 0.0
+    assert {row["batch"] for row in report["model_calls"]} == {1, 8, 32, 128}
+    assert {row["search"] for row in report["conv_search"]} == {"EXHAUSTIVE", "HEURISTIC", "DEFAULT"}
+    throughput = {name: m for name, m in report["throughput"].items() if name != "failed"}
+    assert len(throughput) == 5 and all(m["images"] == 8 for m in throughput.values())
+    assert len({m["objects"] for m in throughput.values()}) == 1
