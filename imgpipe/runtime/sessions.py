@@ -25,6 +25,14 @@ from imgpipe.runtime.graph import ExposedTensor, expose_tensors
 log = logging.getLogger("imgpipe.runtime")
 
 CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+#: Options for the providers that need them. cuDNN's exhaustive search, ONNX Runtime's default, times every
+#: convolution algorithm on the first call of each input shape and keeps the fastest: the choice can differ
+#: between workers, and with it the results' last bits. Its heuristic choice depends only on the shape.
+#: Measured on an H200 (docs/benchmarks.md, "GPU"), YOLOX-Nano's first call of a shape costs 1.3-3.8 s that
+#: way against 3.4-5.7 s, and later calls 9-29 % more (18.8 against 16.2 ms at batch 32). Padding
+#: (``run_chunks``) makes that first call once per session.
+PROVIDER_OPTIONS: dict[str, dict[str, str]] = {CUDA: {"cudnn_conv_algo_search": "HEURISTIC"}}
 
 class SessionCache:
     """A lock-guarded LRU of sessions. Two models per stage at most, so a handful of slots suffices."""
@@ -102,7 +110,9 @@ def _create(
     options.log_severity_level = 3
     usable = usable_providers(providers)
     try:
-        session = ort.InferenceSession(data, sess_options=options, providers=usable)
+        session = ort.InferenceSession(
+            data, sess_options=options, providers=[(p, PROVIDER_OPTIONS.get(p, {})) for p in usable]
+        )
     except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph errors
         raise ModelError(f"model {name!r} ({path}) cannot be loaded by ONNX Runtime: {exc}") from exc
     _warn_on_fallback(name, usable, session.get_providers())
@@ -157,10 +167,32 @@ def run_chunks(
     input_name: str,
     tensors: Sequence[NDArray[np.float32]],
     outputs: Sequence[str],
+    pad_to: int | None = None,
 ) -> list[dict[str, NDArray[np.generic]]]:
-    """One ``session.run`` per prepared chunk; each result maps output name -> array."""
+    """One ``session.run`` per prepared chunk; each result maps output name -> array.
+
+    On a GPU, a chunk of fewer than ``pad_to`` rows runs padded with zero rows, and its outputs are cut back:
+    the provider then sees one input shape, and picks its kernels once (see ``PROVIDER_OPTIONS``) and the same
+    way for every chunk.
+    """
+    size = pad_to if pad_to is not None and pads(session, input_name, outputs) else None
     results = []
     for tensor in tensors:
+        rows = tensor.shape[0]
+        padded = size is not None and rows < size
+        if size is not None and padded:
+            tensor = np.concatenate([tensor, np.zeros((size - rows, *tensor.shape[1:]), tensor.dtype)])
         values = session.run(list(outputs), {input_name: tensor})
-        results.append(dict(zip(outputs, values, strict=True)))
+        results.append({name: value[:rows] if padded else value for name, value in zip(outputs, values, strict=True)})
     return results
+
+
+def pads(session: ort.InferenceSession, input_name: str, outputs: Sequence[str]) -> bool:
+    """Whether ``session``'s chunks are padded to one size: only on a GPU provider (on the CPU a padded row
+    costs as much as a real one), and only when the input's batch axis is symbolic and every output's first
+    axis is that same axis, so the padded rows' outputs can be cut off."""
+    if session.get_providers()[0] == CPU:
+        return False
+    batch = next((node.shape[0] for node in session.get_inputs() if node.name == input_name), None)
+    firsts = {node.name: (node.shape or [None])[0] for node in session.get_outputs()}
+    return isinstance(batch, str) and all(firsts.get(name) == batch for name in outputs)

@@ -73,7 +73,7 @@ class Detector(ModelStage):
         for start in range(0, len(images), self._chunk()):
             chunk = images[start : start + self._chunk()]
             tensor, transforms = preprocess(chunk, self.model.spec.input)
-            (out,) = run_chunks(session, input_name, [tensor], _output_names(session))
+            (out,) = run_chunks(session, input_name, [tensor], _output_names(session), pad_to=self._chunk())
             for image, cand, t in zip(chunk, decode(out, raw_name), transforms, strict=True):
                 results.append(self.postprocess(cand, t, image.shape[:2]))
         return results

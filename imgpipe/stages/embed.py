@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from imgpipe.config.inference import EmbedConfig
 from imgpipe.errors import ModelError
 from imgpipe.runtime.model import ResolvedModel
+from imgpipe.runtime.sessions import run_chunks
 from imgpipe.stages.model import ModelStage
 from imgpipe.stages.resize import preprocess
 
@@ -52,8 +53,8 @@ class Embedder(ModelStage):
         parts = []
         for start in range(0, len(crops), chunk):
             tensor, _ = preprocess(crops[start : start + chunk], self.model.spec.input)
-            (value,) = session.run([output], {input_name: tensor})
-            parts.append(np.asarray(value, np.float32).reshape(tensor.shape[0], -1))
+            (result,) = run_chunks(session, input_name, [tensor], [output], pad_to=chunk)
+            parts.append(np.asarray(result[output], np.float32).reshape(tensor.shape[0], -1))
         return l2_normalise(np.concatenate(parts)).astype(self.dtype)
 
     def _output_name(self) -> str:

@@ -91,9 +91,9 @@ def spy_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
     real = detect_module.run_chunks
 
-    def spy(session: Any, name: str, tensors: Any, outputs: Any) -> Any:
+    def spy(session: Any, name: str, tensors: Any, outputs: Any, pad_to: int | None = None) -> Any:
         seen.extend(t.shape[0] for t in tensors)
-        return real(session, name, tensors, outputs)
+        return real(session, name, tensors, outputs, pad_to)
 
     monkeypatch.setattr(detect_module, "run_chunks", spy)
     return seen
