@@ -23,11 +23,15 @@ from pyspark.sql import SparkSession
 from imgpipe import outputs
 from imgpipe.config.job import JobConfig
 from imgpipe.errors import ConfigError
+from imgpipe.runtime.sessions import CPU
 from imgpipe.spark import fs
 
-#: Options that change how fast a run goes, never what it writes: free to change on ``--resume``.
+#: Options that change how fast a run goes, never what it writes: free to change on ``--resume``. Not the
+#: execution providers: on an H200, CUDA found another class than the CPU for one near-threshold object and
+#: embeddings at cosine 0.98 (docs/benchmarks.md, "GPU"), so a run resumed on another provider would mix two
+#: kinds of output.
 SPEED_ONLY = frozenset(
-    {"batch_size", "providers", "intra_op_threads", "timeout_s", "retries", "backoff_s", "max_backoff_s",
+    {"batch_size", "intra_op_threads", "timeout_s", "retries", "backoff_s", "max_backoff_s",
      "scan_batch_size", "max_bytes_per_partition", "splits_per_region", "transport", "protocol"}
 )  # fmt: skip
 
@@ -86,7 +90,18 @@ def result_settings(job: JobConfig, models: dict[str, dict[str, str]]) -> dict[s
     _flatten("models", models, flat)
     if job.run.run_id is not None:
         flat["run.run_id"] = job.run.run_id
-    return {key: value for key, value in flat.items() if key.rsplit(".", 1)[-1] not in SPEED_ONLY}
+    on_gpu = {name for name, stage in (("detect", job.detect), ("embed", job.embed))
+              if stage is not None and any(p != CPU for p in stage.providers)}  # fmt: skip
+    return {key: value for key, value in flat.items() if not _speed_only(key, on_gpu)}
+
+
+def _speed_only(key: str, on_gpu: set[str]) -> bool:
+    section, _, option = key.partition(".")
+    # On a GPU, a model call's batch is padded to batch_size (imgpipe.runtime.sessions.run_chunks), and cuDNN
+    # picks its kernels by that shape: the size can change the results' last bits there.
+    if option == "batch_size" and section in on_gpu:
+        return False
+    return key.rsplit(".", 1)[-1] in SPEED_ONLY
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:

@@ -37,7 +37,8 @@ def test_resume_with_a_changed_inference_setting_is_refused_naming_it(
     with pytest.raises(ConfigError, match=r"detect\.score_threshold \(now 0\.8\)") as refused:
         run_config(spark, config, ("detect.score_threshold=0.8",), resume=True)
     assert refused.value.exit_code == 2
-    for changed in ("crop.top_k=2", "decode.max_pixels=1000000", "sink.explode=true"):
+    for changed in ("crop.top_k=2", "decode.max_pixels=1000000", "sink.explode=true",
+                    "embed.providers=[CUDAExecutionProvider,CPUExecutionProvider]"):  # fmt: skip
         with pytest.raises(ConfigError, match=changed.split("=")[0].replace(".", r"\.")):
             run_config(spark, config, (changed,), resume=True)
     assert sorted(p.name for p in (out / "results").iterdir()) == before
