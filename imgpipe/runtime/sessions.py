@@ -34,6 +34,7 @@ CUDA = "CUDAExecutionProvider"
 #: (``run_chunks``) makes that first call once per session.
 PROVIDER_OPTIONS: dict[str, dict[str, str]] = {CUDA: {"cudnn_conv_algo_search": "HEURISTIC"}}
 
+
 class SessionCache:
     """A lock-guarded LRU of sessions. Two models per stage at most, so a handful of slots suffices."""
 
@@ -179,11 +180,11 @@ def run_chunks(
     results = []
     for tensor in tensors:
         rows = tensor.shape[0]
-        padded = size is not None and rows < size
-        if size is not None and padded:
-            tensor = np.concatenate([tensor, np.zeros((size - rows, *tensor.shape[1:]), tensor.dtype)])
+        padding = size - rows if size is not None and rows < size else 0
+        if padding:
+            tensor = np.concatenate([tensor, np.zeros((padding, *tensor.shape[1:]), tensor.dtype)])
         values = session.run(list(outputs), {input_name: tensor})
-        results.append({name: value[:rows] if padded else value for name, value in zip(outputs, values, strict=True)})
+        results.append({name: value[:rows] if padding else value for name, value in zip(outputs, values, strict=True)})
     return results
 
 
