@@ -1,11 +1,11 @@
 """The GPU check's measurements without Spark: CUDA against the CPU, for the models and for the ``Pipeline``.
 
-    python -m bench.gpu [--images 1000] [--repeats 1] [--calls 20] [--json out/gpu.json]    (scripts/gpu-check.sh runs it)
+    python -m bench.gpu [--images 1000] [--repeats 1] [--calls 20] [--json out/gpu.json]   (gpu-check.sh runs it)
 
 1. **agreement**: the shared photos through the same ``Pipeline`` on the CPU and on CUDA. The check fails
-   (exit 5) unless both find the same objects (each matched by label and overlap: IoU >= 0.95) with
-   embeddings of cosine >= 0.99, and unless the CUDA sessions really run on CUDA: ONNX Runtime falls back to
-   the CPU when CUDA cannot start.
+   (exit 5) unless both find the same objects (each matched by label and overlap: IoU >= 0.95; only objects
+   near the score threshold may differ) with embeddings of cosine >= 0.95, and unless the CUDA sessions
+   really run on CUDA: ONNX Runtime falls back to the CPU when CUDA cannot start.
 2. **model calls**: each model's latency per batch size, on all cores and on CUDA, through ``session.run`` and
    through I/O binding (the input copied once into a device buffer that is reused, outputs bound on the device);
    and the detector's first call per new batch shape under each of cuDNN's algorithm searches.
@@ -41,6 +41,11 @@ CPU = "CPUExecutionProvider"
 CUDA = os.environ.get("IMGPIPE_BENCH_GPU_PROVIDER", "CUDAExecutionProvider")
 DEVICE = "cuda" if CUDA == "CUDAExecutionProvider" else "cpu"
 DETECT_BATCH = 32
+#: What the agreement check allows CUDA: an object within NEAR of the score threshold may differ, and a matched
+#: object's embedding may turn by up to this cosine (an int8 embedder's crop moves with a 0.26 px box shift;
+#: 0.9796 was measured on an H200). A wrong preprocessing or decoding on one side fails both by far.
+NEAR = 0.05
+MIN_COSINE = 0.95
 
 
 def config(providers: str, embed_providers: str | None = None) -> str:
@@ -69,40 +74,40 @@ def agreement(cpu: Any, cuda: Any) -> dict[str, Any]:
     on_cpu, on_cuda = cpu.process(batch).to_pylist(), cuda.process(batch).to_pylist()
     active = {stage: list(getattr(cuda, stage)._session().get_providers()) for stage in ("detector", "embedder")}
     out: dict[str, Any] = {"images": len(photos), "sessions": active, "objects_cpu": 0, "objects_cuda": 0,
-                           "unmatched": [], "max_box_px": 0.0, "min_iou": 1.0, "max_score_diff": 0.0,
+                           "max_box_px": 0.0, "min_iou": 1.0, "max_score_diff": 0.0,
                            "min_cosine": 1.0}  # fmt: skip
+    unmatched: list[tuple[float, str]] = []
     for a, b in zip(on_cpu, on_cuda, strict=True):
         oa, ob = a["objects"] or [], list(b["objects"] or [])
         out["objects_cpu"] += len(oa)
         out["objects_cuda"] += len(ob)
         if a["status"] != b["status"]:
-            out["unmatched"].append(f"{a['key']}: status {a['status']} / {b['status']}")
+            unmatched.append((1.0, f"{a['key']}: status {a['status']} / {b['status']}"))
         for x in oa:
             same = [y for y in ob if y["label"] == x["label"]]
             if not same:
-                out["unmatched"].append(f"{a['key']}: {x['label_name']} ({x['score']:.3f}) only on the CPU")
+                unmatched.append((x["score"], f"{a['key']}: {x['label_name']} ({x['score']:.3f}) only on the CPU"))
                 continue
             y = max(same, key=lambda y: _iou(_box(x), _box(y)))
             ob.remove(y)
             out["min_iou"] = min(out["min_iou"], _iou(_box(x), _box(y)))
             out["max_box_px"] = max(out["max_box_px"], float(np.abs(_box(x) - _box(y)).max()))
             out["max_score_diff"] = max(out["max_score_diff"], abs(x["score"] - y["score"]))
-            ex, ey = (
-                np.asarray(x["embedding"], np.float64),
-                np.asarray(y["embedding"], np.float64),
-            )
-            out["min_cosine"] = min(
-                out["min_cosine"],
-                float(ex @ ey / (np.linalg.norm(ex) * np.linalg.norm(ey))),
-            )
-        out["unmatched"] += [f"{a['key']}: {y['label_name']} ({y['score']:.3f}) only on CUDA" for y in ob]
+            ex, ey = np.asarray(x["embedding"], np.float64), np.asarray(y["embedding"], np.float64)
+            out["min_cosine"] = min(out["min_cosine"], float(ex @ ey / (np.linalg.norm(ex) * np.linalg.norm(ey))))
+        for y in ob:
+            unmatched.append((y["score"], f"{a['key']}: {y['label_name']} ({y['score']:.3f}) only on CUDA"))
+    out["unmatched"] = [text for _, text in unmatched]
     problems = [f"the {stage}'s session runs on {providers}, not CUDA" for stage, providers in active.items()
                 if not providers or providers[0] != CUDA]  # fmt: skip
-    problems += out["unmatched"]
+    # The last bits differ, so an object within NEAR of the score threshold may come or go (or swap a near-tie
+    # class): measured on an H200, table.jpg's 0.312 "dining table" was a 0.312 "knife" under CUDA.
+    near = cpu.detector.score_threshold + NEAR
+    problems += [f"{text}: not near the score threshold" for score, text in unmatched if score >= near]
     if out["min_iou"] < 0.95:
         problems.append(f"a box overlaps its CPU twin by IoU {out['min_iou']:.3f} (>= 0.95 expected)")
-    if out["min_cosine"] < 0.99:
-        problems.append(f"an embedding's cosine to its CPU twin is {out['min_cosine']:.4f} (>= 0.99 expected)")
+    if out["min_cosine"] < MIN_COSINE:
+        problems.append(f"an embedding's cosine to its CPU twin is {out['min_cosine']:.4f} (>= {MIN_COSINE} expected)")
     out["problems"] = problems
     return out
 
