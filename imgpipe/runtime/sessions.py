@@ -2,7 +2,8 @@
 
 Stages ship a model *path and sha256* to executors, never a session; ``load_session`` builds the session on
 first use and keeps it in a small per-process LRU (the idea of pyspark's ``ModelCache``). This relies on
-``spark.python.worker.reuse=true`` (Spark's default) so a worker keeps its sessions across tasks.
+``spark.python.worker.reuse=true`` (Spark's default) so a worker keeps its sessions across tasks. A task that
+Spark gave a GPU runs its CUDA sessions on that device (``on_device``, set by the Spark edge).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +65,7 @@ class SessionCache:
         return len(self._items)
 
     def keys(self) -> list[Hashable]:
-        """The cached keys, least recently used first: (path, sha256, providers, threads, exposed tensors)."""
+        """The cached keys, least recently used first: (path, sha256, providers, threads, exposed tensors, GPU)."""
         with self._lock:
             return list(self._items)
 
@@ -71,6 +73,23 @@ class SessionCache:
 SESSIONS = SessionCache()
 _warned_providers: set[tuple[str, ...]] = set()
 _warned_fallbacks: set[tuple[str, ...]] = set()
+#: The GPU of the task this worker runs now (a worker runs one task at a time); None: the provider's default.
+_device: int | None = None
+
+
+@contextmanager
+def on_device(device: int | None) -> Iterator[None]:
+    """CUDA sessions loaded or used inside run on GPU ``device`` (its index on this machine).
+
+    An executor with several GPUs gives each task one of them (``spark.task.resource.gpu.amount``); without
+    this, every task's sessions would run on CUDA's default device 0 and the other GPUs would idle.
+    """
+    global _device
+    before, _device = _device, device
+    try:
+        yield
+    finally:
+        _device = before
 
 
 def load_session(
@@ -89,8 +108,9 @@ def load_session(
         threads: intra-op threads; ``None`` lets ONNX Runtime use every core.
         expose: internal tensors to add as graph outputs before the session is built.
     """
-    key = (str(path), sha256, tuple(providers), threads, tuple(expose))
-    return SESSIONS.get(key, lambda: _create(name, Path(path), sha256, providers, threads, expose))
+    device = _device if CUDA in providers else None
+    key = (str(path), sha256, tuple(providers), threads, tuple(expose), device)
+    return SESSIONS.get(key, lambda: _create(name, Path(path), sha256, providers, threads, expose, device))
 
 
 def _create(
@@ -100,6 +120,7 @@ def _create(
     providers: Sequence[str],
     threads: int | None,
     expose: Sequence[ExposedTensor],
+    device: int | None = None,
 ) -> ort.InferenceSession:
     data = read_verified(name, path, sha256)
     if expose:
@@ -111,13 +132,22 @@ def _create(
     options.log_severity_level = 3
     usable = usable_providers(providers)
     try:
-        session = ort.InferenceSession(
-            data, sess_options=options, providers=[(p, PROVIDER_OPTIONS.get(p, {})) for p in usable]
-        )
+        session = ort.InferenceSession(data, sess_options=options, providers=provider_entries(usable, device))
     except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph errors
         raise ModelError(f"model {name!r} ({path}) cannot be loaded by ONNX Runtime: {exc}") from exc
     _warn_on_fallback(name, usable, session.get_providers())
     return session
+
+
+def provider_entries(usable: Sequence[str], device: int | None) -> list[tuple[str, dict[str, str]]]:
+    """Each provider with its options: ``PROVIDER_OPTIONS``, and CUDA's ``device_id`` when a GPU is given."""
+    entries = []
+    for provider in usable:
+        options = dict(PROVIDER_OPTIONS.get(provider, {}))
+        if provider == CUDA and device is not None:
+            options["device_id"] = str(device)
+        entries.append((provider, options))
+    return entries
 
 
 def _warn_on_fallback(name: str, usable: Sequence[str], active: Sequence[str]) -> None:

@@ -23,8 +23,10 @@ from imgpipe.config.job import JobConfig
 from imgpipe.hbase import gateways as gw
 from imgpipe.hbase import scan
 from imgpipe.hbase.splits import HBaseSplit, plan_splits
+from imgpipe.runtime.sessions import on_device
 from imgpipe.sources.base import BatchFn, Planned
 from imgpipe.spark import counts
+from imgpipe.spark.devices import task_gpu
 from imgpipe.spark.fused import output_type
 
 
@@ -55,12 +57,13 @@ class HBaseSource:
             def count(exc: BaseException) -> None:
                 retries.add(1)
 
-            for batch in indices:
-                for index in batch.column(0).to_pylist():
-                    tally: counts.Counts = {}
-                    batches = scan.read_split(cfg, splits[index], max_batch_rows=rows, on_retry=count, counts=tally)
-                    yield from run(batches)
-                    per_gateway.add(tally)  # the split is read: its counts are complete
+            with on_device(task_gpu()):
+                for batch in indices:
+                    for index in batch.column(0).to_pylist():
+                        tally: counts.Counts = {}
+                        batches = scan.read_split(cfg, splits[index], max_batch_rows=rows, on_retry=count, counts=tally)
+                        yield from run(batches)
+                        per_gateway.add(tally)  # the split is read: its counts are complete
 
         tasks = spark.range(0, len(splits), 1, numPartitions=max(1, len(splits)))
         return tasks.mapInArrow(scan_and_run, output_type(run, scan.schema(cfg))), len(splits)

@@ -15,6 +15,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 from pyspark.sql.types import StructType
 
+from imgpipe.runtime.sessions import on_device
+from imgpipe.spark.devices import task_gpu
+
 
 class BatchFn(Protocol):
     """What runs in each task: ``imgpipe.pipeline.Pipeline``, or the job's wrapper that also keeps counts."""
@@ -31,6 +34,7 @@ def fused_pass(df: DataFrame, run: BatchFn) -> DataFrame:
     """``df`` (key, image, passthrough...) -> results, one row per input row."""
 
     def run_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return run(batches)
+        with on_device(task_gpu()):
+            yield from run(batches)
 
     return df.mapInArrow(run_partition, output_type(run, to_arrow_schema(df.schema)))
