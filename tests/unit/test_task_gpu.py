@@ -21,7 +21,7 @@ from pyspark.resource import ResourceInformation
 from pyspark.sql.types import LongType, StructField, StructType
 
 from imgpipe.runtime import sessions
-from imgpipe.spark import devices
+from imgpipe.spark import devices, warmup
 from imgpipe.spark.fused import fused_pass
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
@@ -115,3 +115,38 @@ def test_the_fused_pass_runs_each_task_on_its_gpu(monkeypatch: pytest.MonkeyPatc
     in_task(monkeypatch, ["2"])
     assert list(frame.fn(iter([batch, batch]))) == [batch, batch]
     assert seen == [2, 2] and sessions._device is None
+
+
+def test_the_warm_up_loads_the_sessions_of_its_task_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warmed on the default device, a worker's sessions would not be the ones its tasks on GPU 2 look up (and
+    each would hold a CUDA context on GPU 0)."""
+    seen: list[int | None] = []
+
+    class Pipeline:
+        def warm(self) -> None:
+            seen.append(sessions._device)
+
+    class Job:
+        def __init__(self, fn: Any = None) -> None:
+            self.fn = fn
+
+        def mapPartitions(self, fn: Any) -> Job:  # noqa: N802 - pyspark's name
+            return Job(fn)
+
+        def collect(self) -> list[int]:
+            return list(self.fn(iter([0])))
+
+    class Context:
+        defaultParallelism = 1
+        environment: dict[str, str] = {}
+
+        def parallelize(self, data: Any, slices: int) -> Job:
+            return Job()
+
+    class Session:
+        sparkContext = Context()
+        conf = {"spark.sql.execution.pyspark.udf.simplifiedTraceback.enabled": "true"}
+
+    in_task(monkeypatch, ["2"])
+    warmup.warm_workers(Session(), Pipeline()).join(timeout=10)  # type: ignore[arg-type]
+    assert seen == [2] and sessions._device is None
