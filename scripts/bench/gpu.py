@@ -32,9 +32,9 @@ import onnxruntime as ort
 import pyarrow as pa
 
 from bench import common
-from bench.common import SHARED, Measurement, log
-from bench.corpus import image_bytes
-from bench.limit import BATCH_ROWS, parallel_limit
+from bench.common import Measurement, log
+from bench.corpus import image_bytes, photos
+from bench.limit import arrow_batches, parallel_limit
 
 CPU = "CPUExecutionProvider"
 #: The provider under test; only a dry run of this script on a machine without a GPU sets it to the CPU's.
@@ -69,11 +69,11 @@ def pipelines() -> tuple[Any, Any]:
 def agreement(cpu: Any, cuda: Any) -> dict[str, Any]:
     """Each image's CPU objects matched to its CUDA objects of the same label by overlap (near-equal scores may
     swap places), then compared: boxes in pixels and IoU, scores, embeddings' cosine."""
-    photos = sorted(p for p in (SHARED / "images").iterdir() if p.suffix.lower() in (".jpg", ".png", ".bmp"))
-    batch = pa.RecordBatch.from_pydict({"key": [p.name for p in photos], "image": [p.read_bytes() for p in photos]})
+    shots = photos()
+    batch = pa.RecordBatch.from_pydict({"key": [p.name for p in shots], "image": [p.read_bytes() for p in shots]})
     on_cpu, on_cuda = cpu.process(batch).to_pylist(), cuda.process(batch).to_pylist()
     active = {stage: list(getattr(cuda, stage)._session().get_providers()) for stage in ("detector", "embedder")}
-    out: dict[str, Any] = {"images": len(photos), "sessions": active, "objects_cpu": 0, "objects_cuda": 0,
+    out: dict[str, Any] = {"images": len(shots), "sessions": active, "objects_cpu": 0, "objects_cuda": 0,
                            "max_box_px": 0.0, "min_iou": 1.0, "max_score_diff": 0.0,
                            "min_cosine": 1.0}  # fmt: skip
     unmatched: list[tuple[float, str]] = []
@@ -201,10 +201,7 @@ def _latency(call: Any, session: ort.InferenceSession, size: int, repeats: int) 
 
 
 def in_process(pipeline: Any, images: list[tuple[str, bytes]]) -> Measurement:
-    batches = [
-        pa.RecordBatch.from_pydict({"key": [k for k, _ in chunk], "image": [d for _, d in chunk]})
-        for chunk in (images[i : i + BATCH_ROWS] for i in range(0, len(images), BATCH_ROWS))
-    ]
+    batches = arrow_batches(images)
     pipeline.process(batches[0].slice(0, 1))
     began = time.monotonic()
     outs = [pipeline.process(b) for b in batches]

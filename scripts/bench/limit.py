@@ -18,14 +18,19 @@ from bench.common import Measurement, object_count
 BATCH_ROWS = 32  # imgpipe's spark.max_records_per_batch default
 
 
+def arrow_batches(images: list[tuple[str, bytes]]) -> list[pa.RecordBatch]:
+    """(key, bytes) pairs as Arrow batches of BATCH_ROWS rows, as a Spark task receives them."""
+    return [
+        pa.RecordBatch.from_pydict({"key": [k for k, _ in chunk], "image": [d for _, d in chunk]})
+        for chunk in (images[i : i + BATCH_ROWS] for i in range(0, len(images), BATCH_ROWS))
+    ]
+
+
 def _worker(pipeline: Any, images: list[tuple[str, bytes]], ready: Any, go: Any, done: Any) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # what Pipeline.__call__ does in a Spark task with threads=1
-    batches = [
-        pa.RecordBatch.from_pydict({"key": [k for k, _ in chunk], "image": [d for _, d in chunk]})
-        for chunk in (images[i : i + BATCH_ROWS] for i in range(0, len(images), BATCH_ROWS))
-    ]
+    batches = arrow_batches(images)
     pipeline.process(batches[0].slice(0, 1))  # load the ONNX sessions outside the clock
     ready.put(1)
     go.wait()
