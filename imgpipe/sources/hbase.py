@@ -23,10 +23,9 @@ from imgpipe.config.job import JobConfig
 from imgpipe.hbase import gateways as gw
 from imgpipe.hbase import scan
 from imgpipe.hbase.splits import HBaseSplit, plan_splits
-from imgpipe.runtime.sessions import on_device
 from imgpipe.sources.base import BatchFn, Planned
 from imgpipe.spark import counts
-from imgpipe.spark.devices import task_gpu
+from imgpipe.spark.devices import on_task_gpu
 from imgpipe.spark.fused import output_type
 
 
@@ -57,7 +56,7 @@ class HBaseSource:
             def count(exc: BaseException) -> None:
                 retries.add(1)
 
-            with on_device(task_gpu()):
+            with on_task_gpu():
                 for batch in indices:
                     for index in batch.column(0).to_pylist():
                         tally: counts.Counts = {}

@@ -8,8 +8,11 @@ tasks. Local mode assigns none, and the sessions use the provider's default devi
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 
 from pyspark import TaskContext
+
+from imgpipe.runtime.sessions import on_device
 
 log = logging.getLogger("imgpipe.spark")
 
@@ -32,3 +35,8 @@ def task_gpu() -> int | None:
             "Make the executors' GPU discovery script report indices (0, 1, ...)", address,
         )
         return None
+
+
+def on_task_gpu() -> AbstractContextManager[None]:
+    """Inside, the model sessions run on the task's GPU (what each task edge wraps its pass in)."""
+    return on_device(task_gpu())

@@ -15,8 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 from pyspark.sql.types import StructType
 
-from imgpipe.runtime.sessions import on_device
-from imgpipe.spark.devices import task_gpu
+from imgpipe.spark.devices import on_task_gpu
 
 
 class BatchFn(Protocol):
@@ -34,7 +33,7 @@ def fused_pass(df: DataFrame, run: BatchFn) -> DataFrame:
     """``df`` (key, image, passthrough...) -> results, one row per input row."""
 
     def run_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        with on_device(task_gpu()):
+        with on_task_gpu():
             yield from run(batches)
 
     return df.mapInArrow(run_partition, output_type(run, to_arrow_schema(df.schema)))

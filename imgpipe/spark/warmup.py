@@ -22,8 +22,7 @@ from collections.abc import Iterable
 from pyspark.sql import SparkSession
 
 from imgpipe.pipeline import Pipeline
-from imgpipe.runtime.sessions import on_device
-from imgpipe.spark.devices import task_gpu
+from imgpipe.spark.devices import on_task_gpu
 
 log = logging.getLogger("imgpipe.spark")
 
@@ -39,7 +38,7 @@ def warm_workers(spark: SparkSession, pipeline: Pipeline) -> threading.Thread:
         sc.environment["SPARK_SIMPLIFIED_TRACEBACK"] = "1"
 
     def load(_: Iterable[int]) -> Iterable[int]:
-        with on_device(task_gpu()):  # the sessions the run's tasks on this GPU will look up
+        with on_task_gpu():  # the sessions the run's tasks on this GPU will look up
             pipeline.warm()
         return ()
 
