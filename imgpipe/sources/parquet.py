@@ -55,7 +55,13 @@ def _local(files: list[str]) -> list[str] | None:
     """The files as local paths, or None when any is on another filesystem (not worth a round trip each)."""
     if not files or not all(f.startswith("file:") for f in files):
         return None
-    return [f[len("file:") :] for f in files]
+    return [_path_of(f) for f in files]
+
+
+def _path_of(uri: str) -> str:
+    """``file:///a/b`` (Spark's form) or ``file:/a/b`` as ``/a/b``: the path a user's error message names."""
+    path = uri[len("file:") :]
+    return "/" + path.lstrip("/") if path.startswith("//") else path
 
 
 def _footer_columns(spark: SparkSession, footer: pq.FileMetaData, wanted: list[str]) -> StructType | None:
