@@ -49,8 +49,15 @@ def run_job(
 
     ``progress``: ``bar`` (a live bar on a terminal), ``lines`` (a timestamped line now and then) or ``off``.
     """
-    with spark_job(loaded.job.spark, "the job", verbose=verbose, submitted=submitted) as spark:
-        return run_on(spark, loaded, pipeline, resume=resume, progress=progress)
+    reports: list[RunReport] = []
+
+    def ran_a_chunk() -> bool:
+        """Whether a new class archive of this JVM holds what runs load (it ran the pass over a chunk)."""
+        return any(r.chunks_total > r.chunks_skipped for r in reports)
+
+    with spark_job(loaded.job.spark, "the job", verbose=verbose, submitted=submitted, archive_if=ran_a_chunk) as spark:
+        reports.append(run_on(spark, loaded, pipeline, resume=resume, progress=progress))
+    return reports[0]
 
 
 def run_on(

@@ -2,11 +2,21 @@
 
 A local run's JVM spends seconds loading and linking the same few thousand classes every time (the session,
 the SQL planner, the Parquet and Arrow paths). The first local run writes them to an archive in
-``~/.cache/imgpipe/jvm`` as its JVM exits (``-XX:ArchiveClassesAtExit``, about 10 s, once); every later run
-maps it (``-XX:SharedArchiveFile``): measured on this project's machine, the session starts in 1.6-2.7 s
-instead of 4.3 s and the first job takes half the time. The archive's name holds what it depends on (the
-java binary, the pyspark installation and its jars, the JVM options), so an upgrade or another virtualenv
-makes a new one; a stale or unreadable archive is ignored by the JVM. ``IMGPIPE_JVM_CACHE=off`` turns it off; clusters are not touched.
+``~/.cache/imgpipe/jvm`` as its JVM exits (``-XX:ArchiveClassesAtExit``, 5-10 s, once); every later run maps
+it (``-XX:SharedArchiveFile``): measured on this project's machine, the session starts in 1.6-2.7 s instead of
+4.3 s and the first job takes half the time. The archive's name holds what it depends on (the java binary, the
+pyspark installation and its jars, the JVM options), so an upgrade or another virtualenv makes a new one; a
+stale or unreadable archive is ignored by the JVM. ``IMGPIPE_JVM_CACHE=off`` turns it off; clusters are not
+touched.
+
+An archive holds the classes its JVM had loaded, and it is never rewritten. So only ``imgpipe run`` writes
+one, and keeps it only when the run has run the pass over a chunk (``finish(keep=...)``). Earlier versions
+kept what the first JVM wrote, whatever it had done: after a refused ``--resume``, a source that failed to
+plan or an index build, the archive lacked the SQL planner's, Parquet's and Arrow's classes, and every later
+run loaded them from the jars again (0.7 s more of a 100-image run, measured: docs/benchmarks.md). ``FORMAT``
+in the name retires those archives. Writing the archive while the JVM runs instead (``VM.cds dynamic_dump``,
+so that a failed run pays nothing) was measured and dropped: that archive leaves out the classes loaded but
+never linked, 4,600 of them, and runs mapping it took 0.6 s longer.
 
 Each archive is about 180 MB, and every new virtualenv or clone makes one: a run marks the archive it maps as
 used (its mtime), and a run that writes a new one drops the archives of this folder unused for
@@ -33,6 +43,8 @@ CACHE_ENV = "IMGPIPE_JVM_CACHE"
 DEFAULT_DIR = Path("~/.cache/imgpipe/jvm")
 #: Archives kept at most, and the days an unused one is kept.
 KEEP, KEEP_DAYS = 4, 30
+#: Part of every archive's key: archives written before only complete runs wrote them are not mapped.
+FORMAT = 2
 #: The JVM's CDS logging says nothing a user can act on (and writes to stdout).
 _QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 
@@ -48,26 +60,30 @@ class ClassCache:
             return f"-XX:ArchiveClassesAtExit={self.creating} {_QUIET}"
         return f"-XX:SharedArchiveFile={self.archive} {_QUIET}"
 
-    def finish(self) -> None:
-        """After the session stopped: let a JVM that writes the archive exit, then put the archive in place."""
+    def finish(self, keep: bool = True) -> None:
+        """After the session stopped: let a JVM that writes an archive exit, then put the archive in place, or,
+        unless ``keep``, drop it. The JVM writes it as it exits whatever happened: only a kill would stop it,
+        and a killed JVM leaves Spark's temporary folders behind."""
         if self.creating is None:
             return
         gateway = SparkContext._gateway
         proc = getattr(gateway, "proc", None)
         if proc is None or proc.stdin is None:
             return
-        log.info("saving the JVM's class archive for faster starts (once): %s", self.archive)
+        if keep:
+            log.info("saving the JVM's class archive for faster starts (once): %s", self.archive)
         proc.stdin.close()  # Spark's gateway exits when its stdin closes; the archive is written as it exits
         try:
             proc.wait(timeout=180)
         finally:
-            if self.creating.is_file() and self.creating.stat().st_size > 0:
+            if keep and self.creating.is_file() and self.creating.stat().st_size > 0:
                 os.replace(self.creating, self.archive)
             self.creating.unlink(missing_ok=True)
 
 
-def class_cache(jvm_options: str) -> ClassCache | None:
-    """The archive for a local JVM started with ``jvm_options``, or None when turned off or unusable here."""
+def class_cache(jvm_options: str, *, write: bool = True) -> ClassCache | None:
+    """The archive for a local JVM started with ``jvm_options``, or None when turned off or unusable here, or
+    when there is none yet and this JVM may not ``write`` it."""
     if os.environ.get(CACHE_ENV, "").lower() in ("0", "off", "false", "no"):
         return None
     java = _java()
@@ -76,12 +92,16 @@ def class_cache(jvm_options: str) -> ClassCache | None:
     stat = java.stat()
     # The archive only maps into a JVM with the same java and the same class path (this pyspark's jars).
     jars = Path(pyspark.__file__).parent / "jars"
-    key = hashlib.sha256(f"{java} {stat.st_size} {stat.st_mtime} {jars} {pyspark.__version__} {jvm_options}".encode())
+    key = hashlib.sha256(
+        f"{FORMAT} {java} {stat.st_size} {stat.st_mtime} {jars} {pyspark.__version__} {jvm_options}".encode()
+    )
     folder = DEFAULT_DIR.expanduser()
     archive = folder / f"spark-{pyspark.__version__}-{key.hexdigest()[:12]}.jsa"
     if archive.is_file():
         _mark_used(archive)
         return ClassCache(archive, None)
+    if not write:
+        return None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _forget_abandoned(folder)

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from pyspark import SparkConf, SparkContext
@@ -171,17 +171,28 @@ def _submitted_conf() -> dict[str, str]:
 
 
 @contextmanager
-def spark_job(cfg: SparkConfig, what: str, *, verbose: bool = False, submitted: bool = False) -> Iterator[SparkSession]:
+def spark_job(
+    cfg: SparkConfig,
+    what: str,
+    *,
+    verbose: bool = False,
+    submitted: bool = False,
+    archive_if: Callable[[], bool] | None = None,
+) -> Iterator[SparkSession]:
     """A session for one command, stopped afterwards; a failure becomes an ``ImgpipeError`` naming its root cause.
 
-    A local JVM this process starts maps the class archive of ``imgpipe.spark.classcache`` (or writes it)."""
+    A local JVM this process starts maps the class archive of ``imgpipe.spark.classcache``. Where there is none
+    yet, a command given ``archive_if`` writes it, and keeps it if the command ended without an error and
+    ``archive_if()`` then holds: the JVM did the work whose classes later runs need."""
     ours = not submitted and SparkContext._gateway is None and is_local(cfg.master)
-    classes = class_cache(LOCAL_JVM_OPTIONS) if ours else None
+    classes = class_cache(LOCAL_JVM_OPTIONS, write=archive_if is not None) if ours else None
     if ours:
         atexit.register(release_jvm)
     spark = build_session(cfg, verbose=verbose, submitted=submitted, classes=classes)
+    completed = False
     try:
         yield spark
+        completed = True
     except ImgpipeError:
         raise
     except Exception as exc:
@@ -189,7 +200,7 @@ def spark_job(cfg: SparkConfig, what: str, *, verbose: bool = False, submitted: 
     finally:
         stop(spark)
         if classes is not None:
-            classes.finish()
+            classes.finish(keep=completed and archive_if is not None and archive_if())
 
 
 def stop(spark: SparkSession) -> None:
@@ -219,7 +230,7 @@ def release_jvm() -> None:
         return
     try:
         gateway.shutdown()
-    except Exception:  # noqa: BLE001 - the JVM is already gone (it wrote its class archive and exited)
+    except Exception:  # noqa: BLE001 - the JVM is already gone
         log.debug("the JVM's gateway was already closed", exc_info=True)
 
 

@@ -59,3 +59,35 @@ def test_a_run_marks_its_archive_used_and_a_new_archive_makes_room(
     assert made is not None and made.creating is not None
     kept = sorted(tmp_path.glob("spark-*.jsa"))
     assert len(kept) == KEEP - 1 and first.archive in kept and others[-1] not in kept
+
+
+def test_a_command_that_may_not_write_an_archive_maps_one_or_runs_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(classcache, "DEFAULT_DIR", tmp_path)
+    monkeypatch.delenv(classcache.CACHE_ENV, raising=False)
+    if class_cache("-Xfirst") is None:
+        pytest.skip("no java on this machine")
+    assert class_cache("-Xfirst", write=False) is None, "no archive yet: nothing to map, and none to write"
+    assert list(tmp_path.iterdir()) == []
+    made = class_cache("-Xfirst")
+    assert made is not None
+    made.archive.write_bytes(b"jsa")
+    mapped = class_cache("-Xfirst", write=False)
+    assert mapped is not None and mapped.archive == made.archive and mapped.creating is None
+
+
+def test_archives_of_an_earlier_format_are_not_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Earlier versions wrote archives from any JVM, however little it had loaded: they are not used again."""
+    monkeypatch.setattr(classcache, "DEFAULT_DIR", tmp_path)
+    monkeypatch.delenv(classcache.CACHE_ENV, raising=False)
+    monkeypatch.setattr(classcache, "FORMAT", classcache.FORMAT - 1)
+    earlier = class_cache("-Xfirst")
+    if earlier is None:
+        pytest.skip("no java on this machine")
+    earlier.archive.write_bytes(b"jsa")
+    monkeypatch.undo()
+    monkeypatch.setattr(classcache, "DEFAULT_DIR", tmp_path)
+    monkeypatch.delenv(classcache.CACHE_ENV, raising=False)
+    now = class_cache("-Xfirst")
+    assert now is not None and now.archive != earlier.archive and now.creating is not None
