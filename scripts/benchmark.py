@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import common, hbase, ratios  # noqa: E402
 from bench.common import Measurement, config_text, files_source, log, parquet_source  # noqa: E402
 from bench.corpus import Corpus  # noqa: E402
-from bench.imgpipe_runs import imgpipe_run, write_config  # noqa: E402
+from bench.imgpipe_runs import class_archive, imgpipe_run, write_config  # noqa: E402
 from bench.limit import parallel_limit  # noqa: E402
 from bench.peers import peer_python, peer_run  # noqa: E402
 from bench.task import check_same_objects, task_variants  # noqa: E402
@@ -185,9 +185,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cores": args.cores,
         "load_at_start": os.getloadavg(),
+        "jvm_class_archive": class_archive(),
         "sizes": {},
         "failed": {},
     }
+    archive = results["jvm_class_archive"]
+    log(f"JVM class archive: {archive['path']}, {archive['bytes'] / 2**20:.0f} MiB" if archive["path"] else
+        "JVM class archive: none yet; the first imgpipe run writes it as its JVM exits (in its whole-process time)")
 
     def part(name: str, fn: Callable[[], None]) -> None:
         """A part that fails is recorded and the run goes on; the JSON is saved after every part."""

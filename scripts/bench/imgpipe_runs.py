@@ -17,11 +17,25 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as ds
 
 from bench.common import SCRIPTS, Measurement, module_env, object_count
 from bench.procs import TreeSampler
+
+
+def class_archive() -> dict[str, Any]:
+    """The local JVM's class archive the imgpipe runs will map (``imgpipe.spark.classcache``). Without one, the
+    first run writes it as its JVM exits, inside that run's whole-process time; one written by a JVM that had
+    loaded little (as earlier versions kept) made every run 0.4-0.7 s slower. So a result names it."""
+    from imgpipe.spark.classcache import class_cache
+    from imgpipe.spark.session import LOCAL_JVM_OPTIONS
+
+    found = class_cache(LOCAL_JVM_OPTIONS, write=False)
+    if found is None:
+        return {"path": None}
+    return {"path": str(found.archive), "bytes": found.archive.stat().st_size}
 
 
 def write_config(path: Path, text: str) -> Path:

@@ -36,6 +36,8 @@ def test_benchmark_smoke_run_prints_the_ratio_lines(tmp_path: Path) -> None:
     assert 0 < variants["imgpipe"]["session_start_s"] < variants["imgpipe"]["whole_s"]
     assert variants["imgpipe"]["spark_jobs"] >= 1
     assert any(k.startswith("imgpipe ÷ parallel limit") for k in results["ratios"])
+    archive = results["jvm_class_archive"]  # which the runs mapped, if any: it moves every figure
+    assert archive["path"] is None or archive["bytes"] == Path(archive["path"]).stat().st_size > 0, archive
 
 
 def test_the_cpu_part_tells_the_jvm_from_the_python_workers(tmp_path: Path) -> None:
