@@ -230,7 +230,7 @@ def release_jvm() -> None:
         return
     try:
         gateway.shutdown()
-    except Exception:  # noqa: BLE001 - the JVM is already gone
+    except Exception:  # noqa: BLE001 - the JVM is already gone (it wrote its class archive and exited)
         log.debug("the JVM's gateway was already closed", exc_info=True)
 
 
