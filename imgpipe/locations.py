@@ -56,6 +56,15 @@ def locate(path: str) -> Location:
     return Location(scheme, parts.netloc, _normal(_fixed_prefix(parts.path or "/")))
 
 
+def local_path(path: str) -> str:
+    """A local ``file:`` URI as the plain path it names (``file:///a/b``, Spark's form, and ``file:/a/b``,
+    Hadoop's, both as ``/a/b``); any other text unchanged. For the OS's calls and for messages a user reads."""
+    if not path.startswith("file:"):
+        return path
+    rest = path[len("file:") :]
+    return "/" + rest.lstrip("/") if rest.startswith("//") else rest
+
+
 def _local(path: str) -> Location:
     fixed = _fixed_prefix(path) if path else ""
     absolute = os.path.realpath(os.path.abspath(os.path.expanduser(fixed or ".")))

@@ -17,7 +17,7 @@ from imgpipe import outputs
 from imgpipe.config import LoadedConfig, config_error
 from imgpipe.config.loader import Loc, format_loc
 from imgpipe.config.sections import ParquetSinkConfig, ParquetSourceConfig
-from imgpipe.locations import Location, locate
+from imgpipe.locations import Location, local_path, locate
 
 #: Columns the pass adds; a passthrough column must not shadow one of them.
 RESERVED = {
@@ -74,7 +74,7 @@ def _readable(loaded: LoadedConfig, loc: Loc, path: str) -> list[str]:
     where = locate(path)
     if not where.is_local:
         return []  # remote filesystems are checked by Spark when it lists them
-    local = _local_text(path)
+    local = local_path(path)
     if glob.has_magic(local):
         return [] if glob.glob(local, recursive=True) else [loaded.problem(loc, f"no file matches {path!r}")]
     if not os.path.exists(local):
@@ -89,7 +89,7 @@ def _check_pack(loaded: LoadedConfig) -> list[str]:
     pack = loaded.job.spark.pack
     if pack is None or not locate(pack).is_local:
         return []
-    local = _local_text(pack)
+    local = local_path(pack)
     if not os.path.isfile(local):
         what = "is a folder" if os.path.isdir(local) else "does not exist"
         return [loaded.problem(("spark", "pack"), f"expected an archive built by `imgpipe pack`, but {pack!r} {what}")]
@@ -161,7 +161,3 @@ def listdir(path: str) -> list[tuple[str, bool]] | None:
             return [(e.name, e.is_dir()) for e in entries]
     except (FileNotFoundError, NotADirectoryError):
         return None
-
-
-def _local_text(path: str) -> str:
-    return path[len("file:") :] if path.startswith("file:") else path

@@ -24,6 +24,7 @@ from imgpipe import batch as B
 from imgpipe.config.job import JobConfig
 from imgpipe.config.sections import FilesSourceConfig
 from imgpipe.errors import SourceError, first_line
+from imgpipe.locations import local_path
 from imgpipe.sources.base import BatchFn, Planned, fused_results
 from imgpipe.spark import fs
 
@@ -115,7 +116,7 @@ def _list(spark: SparkSession, pattern: str, recursive: bool) -> Iterator[Listed
 
 def _walk_local(folder: str, recursive: bool) -> Iterator[Listed]:
     """A local folder walked with the OS, which, unlike Hadoop's listing, shows what cannot be read."""
-    root = folder[len("file:") :]
+    root = local_path(folder)
     pending, seen = [root], set()
     while pending:
         current = pending.pop()

@@ -35,6 +35,7 @@ from imgpipe import batch as B
 from imgpipe.config.job import JobConfig
 from imgpipe.config.sections import ParquetSourceConfig
 from imgpipe.errors import SourceError, first_line
+from imgpipe.locations import local_path
 from imgpipe.sources.base import BatchFn, Planned, fused_results
 from imgpipe.spark import fs
 
@@ -55,13 +56,7 @@ def _local(files: list[str]) -> list[str] | None:
     """The files as local paths, or None when any is on another filesystem (not worth a round trip each)."""
     if not files or not all(f.startswith("file:") for f in files):
         return None
-    return [_path_of(f) for f in files]
-
-
-def _path_of(uri: str) -> str:
-    """``file:///a/b`` (Spark's form) or ``file:/a/b`` as ``/a/b``: the path a user's error message names."""
-    path = uri[len("file:") :]
-    return "/" + path.lstrip("/") if path.startswith("//") else path
+    return [local_path(f) for f in files]
 
 
 def _footer_columns(spark: SparkSession, footer: pq.FileMetaData, wanted: list[str]) -> StructType | None:

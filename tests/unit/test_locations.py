@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imgpipe.locations import locate
+from imgpipe.locations import local_path, locate
 
 
 def test_local_spellings_of_one_folder_are_equal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,3 +30,17 @@ def test_containment_and_globs() -> None:
     assert locate("hdfs://nn/data").overlaps(locate("hdfs://nn/data/out"))
     assert not locate("hdfs://nn/data").overlaps(locate("hdfs://other/data"))
     assert not locate("hdfs://nn/data").overlaps(locate("/data"))
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("file:///data/in/part-0.parquet", "/data/in/part-0.parquet"),  # Spark's inputFiles()
+        ("file:/data/in", "/data/in"),  # Hadoop's Path
+        ("/data/in", "/data/in"),
+        ("relative/in", "relative/in"),
+        ("hdfs://nn/data", "hdfs://nn/data"),
+    ],
+)
+def test_a_local_uri_is_the_plain_path_it_names(given: str, expected: str) -> None:
+    assert local_path(given) == expected
