@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +30,7 @@ import pytest
 
 from imgpipe import batch as B
 from imgpipe.config.sections import DecodeConfig
+from imgpipe.pack import ALIAS
 from imgpipe.stages.decode import DecodeFailure, decode_image
 from tests.helpers import REPO, free_port, photo_paths, process_args, service_unavailable
 from tests.spark_helpers import read_rows
@@ -103,6 +105,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield Cluster(started.stdout.strip().splitlines()[-1], state)
     finally:
         subprocess.run([str(SCRIPTS / "stop-cluster.sh"), str(state)], timeout=120, check=False)
+        _drop_unpacked_environments(state)
+
+
+def _drop_unpacked_environments(state: Path) -> None:
+    """Each application's executors unpack the packed environment (about 720 MB) into their own work folder, and
+    a standalone worker keeps it: 6 GB a test run, which pytest keeps for its last three runs. The executors'
+    logs beside it stay, for reading a failure afterwards."""
+    for unpacked in state.glob(f"work/worker-*/app-*/*/{ALIAS}"):
+        shutil.rmtree(unpacked, ignore_errors=True)
 
 
 def _without_python(tools: Path) -> Path:
