@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from imgpipe.errors import ModelError
+from imgpipe.locations import local_path
 from imgpipe.runtime.registry import PACKAGED_LABELS, RegistryFile
 
 log = logging.getLogger("imgpipe.runtime")
@@ -35,6 +36,14 @@ def cache_dir() -> Path:
 
 def cached_path(entry: RegistryFile) -> Path:
     return cache_dir() / entry.file
+
+
+def model_mirror() -> str | None:
+    """``$IMGPIPE_MODEL_MIRROR`` as a folder path or a URL, None when unset. A ``file:`` URI, in Spark's form
+    (``file:///a``) or Hadoop's (``file:/a``), is the folder's path: the cache copies from it and a model given
+    by path may be loaded from it (``resolve.allowed_model_roots``), so both read the variable here."""
+    value = os.environ.get(MIRROR_ENV, "").strip()
+    return local_path(value) if value else None
 
 
 def sha256_of(path: Path) -> str:
@@ -90,8 +99,8 @@ class _Unreachable(Exception):
 
 
 def _sources(entry: RegistryFile) -> list[str]:
-    mirror = os.environ.get(MIRROR_ENV)
-    sources = [f"{mirror.rstrip('/')}/{entry.file}"] if mirror else []
+    folder = model_mirror()
+    sources = [f"{folder.rstrip('/')}/{entry.file}"] if folder else []
     return sources + ([entry.url] if entry.url else [])
 
 

@@ -16,7 +16,7 @@ from imgpipe.config.inference import DetectConfig, EmbedConfig
 from imgpipe.config.job import InferenceConfig, JobConfig
 from imgpipe.errors import ModelError, did_you_mean
 from imgpipe.runtime.checks import check_model
-from imgpipe.runtime.fetch import MIRROR_ENV, cache_dir, fetch, sha256_of, verified
+from imgpipe.runtime.fetch import cache_dir, fetch, model_mirror, sha256_of, verified
 from imgpipe.runtime.model import ResolvedModel, ResolvedModels
 from imgpipe.runtime.registry import Registry, load_registry
 
@@ -39,11 +39,9 @@ def allowed_model_roots(config_path: str | Path | None = None) -> list[Path]:
     ``$IMGPIPE_MODEL_DIRS``. Each includes everything below it.
     """
     roots = [cache_dir(), *_working_directory()]
-    mirror = os.environ.get(MIRROR_ENV, "")
-    if mirror.startswith("file://"):
-        mirror = mirror[len("file://") :]
-    if mirror and "://" not in mirror:
-        roots.append(Path(mirror))
+    folder = model_mirror()
+    if folder and "://" not in folder:
+        roots.append(Path(folder))
     if config_path is not None:
         roots.append(Path(config_path).expanduser().absolute().parent)
     roots += [Path(d) for d in os.environ.get(MODEL_DIRS_ENV, "").split(os.pathsep) if d.strip()]

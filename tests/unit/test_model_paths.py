@@ -171,6 +171,15 @@ def test_allowed_roots_are_resolved_and_listed_once(tree: Tree, monkeypatch: pyt
     assert roots == [tree.cache.resolve(), tree.work.resolve()]
 
 
+@pytest.mark.parametrize("form", ["file:/{}", "file:///{}"])
+def test_a_mirror_given_as_a_file_uri_is_an_allowed_folder(
+    tree: Tree, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    monkeypatch.setenv(MIRROR_ENV, form.format(str(tree.mirror).lstrip("/")))
+    assert tree.mirror.resolve() in allowed_model_roots()
+    assert resolve_models(job(str(tree.copy_to(tree.mirror)), spec=SPEC)).detect is not None
+
+
 def test_build_pipeline_allows_models_next_to_the_config(tree: Tree) -> None:
     from imgpipe.preflight import build_pipeline
 

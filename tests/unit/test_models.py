@@ -103,6 +103,14 @@ def test_mirror_given_as_url(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_models(job(detect={"model": "tiny-det"})).detect is not None
 
 
+@pytest.mark.parametrize("form", ["file:/{}", "file:///{}"])
+def test_mirror_given_as_any_file_uri(env: Env, monkeypatch: pytest.MonkeyPatch, form: str) -> None:
+    # Hadoop writes file:/a, Spark file:///a: both name the folder /a, as a path in the config does.
+    monkeypatch.setenv(MIRROR_ENV, form.format(str(env.mirror).lstrip("/")))
+    model = resolve_models(job(detect={"model": "tiny-det"})).detect
+    assert model is not None and Path(model.path) == env.cache / "tiny_det.onnx"
+
+
 def test_wrong_sha256_names_the_model(env: Env) -> None:
     env.model()["sha256"] = "0" * 64
     env.write()
