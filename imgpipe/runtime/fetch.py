@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import BinaryIO
@@ -40,10 +41,13 @@ def cached_path(entry: RegistryFile) -> Path:
 
 def model_mirror() -> str | None:
     """``$IMGPIPE_MODEL_MIRROR`` as a folder path or a URL, None when unset. A ``file:`` URI, in Spark's form
-    (``file:///a``) or Hadoop's (``file:/a``), is the folder's path: the cache copies from it and a model given
-    by path may be loaded from it (``resolve.allowed_model_roots``), so both read the variable here."""
+    (``file:///a``) or Hadoop's (``file:/a``), %-escapes unquoted, is the folder's path: the cache copies from
+    it and a model given by path may be loaded from it (``resolve.allowed_model_roots``), so both read the
+    variable here."""
     value = os.environ.get(MIRROR_ENV, "").strip()
-    return local_path(value) if value else None
+    if value.startswith("file:"):
+        return urllib.parse.unquote(local_path(value))
+    return value or None
 
 
 def sha256_of(path: Path) -> str:

@@ -10,6 +10,7 @@ import re
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -175,9 +176,10 @@ def test_allowed_roots_are_resolved_and_listed_once(tree: Tree, monkeypatch: pyt
 def test_a_mirror_given_as_a_file_uri_is_an_allowed_folder(
     tree: Tree, monkeypatch: pytest.MonkeyPatch, form: str
 ) -> None:
-    monkeypatch.setenv(MIRROR_ENV, form.format(str(tree.mirror).lstrip("/")))
-    assert tree.mirror.resolve() in allowed_model_roots()
-    assert resolve_models(job(str(tree.copy_to(tree.mirror)), spec=SPEC)).detect is not None
+    spaced = tree.mirror.rename(tree.mirror.with_name("my mirror"))  # a URI writes it my%20mirror
+    monkeypatch.setenv(MIRROR_ENV, form.format(quote(str(spaced).lstrip("/"))))
+    assert spaced.resolve() in allowed_model_roots()
+    assert resolve_models(job(str(tree.copy_to(spaced)), spec=SPEC)).detect is not None
 
 
 def test_build_pipeline_allows_models_next_to_the_config(tree: Tree) -> None:

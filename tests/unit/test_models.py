@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -105,8 +106,10 @@ def test_mirror_given_as_url(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("form", ["file:/{}", "file:///{}"])
 def test_mirror_given_as_any_file_uri(env: Env, monkeypatch: pytest.MonkeyPatch, form: str) -> None:
-    # Hadoop writes file:/a, Spark file:///a: both name the folder /a, as a path in the config does.
-    monkeypatch.setenv(MIRROR_ENV, form.format(str(env.mirror).lstrip("/")))
+    # Hadoop writes file:/a, Spark file:///a: both name the folder /a, as a path in the config does. A URI
+    # escapes its spaces (Path.as_uri, Hadoop's Path.toUri): "my mirror" is written my%20mirror.
+    spaced = env.mirror.rename(env.mirror.with_name("my mirror"))
+    monkeypatch.setenv(MIRROR_ENV, form.format(quote(str(spaced).lstrip("/"))))
     model = resolve_models(job(detect={"model": "tiny-det"})).detect
     assert model is not None and Path(model.path) == env.cache / "tiny_det.onnx"
 
