@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from imgpipe.errors import ModelError
-from imgpipe.locations import local_path
 from imgpipe.runtime.registry import PACKAGED_LABELS, RegistryFile
 
 log = logging.getLogger("imgpipe.runtime")
@@ -40,14 +39,17 @@ def cached_path(entry: RegistryFile) -> Path:
 
 
 def model_mirror() -> str | None:
-    """``$IMGPIPE_MODEL_MIRROR`` as a folder path or a URL, None when unset. A ``file:`` URI, in Spark's form
-    (``file:///a``) or Hadoop's (``file:/a``), %-escapes unquoted, is the folder's path: the cache copies from
-    it and a model given by path may be loaded from it (``resolve.allowed_model_roots``), so both read the
-    variable here."""
+    """``$IMGPIPE_MODEL_MIRROR`` as a folder path or a URL, None when unset. A ``file:`` URI of this machine is
+    read as urllib reads it (``file:///a``, ``file://localhost/a``, Hadoop's ``file:/a``; %-escapes unquoted)
+    and given as the folder's path: the cache copies from it and a model given by path may be loaded from it
+    (``resolve.allowed_model_roots``), so both read the variable here."""
     value = os.environ.get(MIRROR_ENV, "").strip()
-    if value.startswith("file:"):
-        return urllib.parse.unquote(local_path(value))
-    return value or None
+    if not value.startswith("file:"):
+        return value or None
+    parts = urllib.parse.urlsplit(value)
+    if parts.netloc not in ("", "localhost"):
+        return value  # another host's file: urllib's error names it
+    return urllib.request.url2pathname(parts.path)
 
 
 def sha256_of(path: Path) -> str:

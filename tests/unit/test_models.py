@@ -104,9 +104,9 @@ def test_mirror_given_as_url(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_models(job(detect={"model": "tiny-det"})).detect is not None
 
 
-@pytest.mark.parametrize("form", ["file:/{}", "file:///{}"])
+@pytest.mark.parametrize("form", ["file:/{}", "file:///{}", "file://localhost/{}"])
 def test_mirror_given_as_any_file_uri(env: Env, monkeypatch: pytest.MonkeyPatch, form: str) -> None:
-    # Hadoop writes file:/a, Spark file:///a: both name the folder /a, as a path in the config does. A URI
+    # Hadoop writes file:/a, Spark file:///a, RFC 8089 allows file://localhost/a: all name the folder /a. A URI
     # escapes its spaces (Path.as_uri, Hadoop's Path.toUri): "my mirror" is written my%20mirror.
     spaced = env.mirror.rename(env.mirror.with_name("my mirror"))
     monkeypatch.setenv(MIRROR_ENV, form.format(quote(str(spaced).lstrip("/"))))
