@@ -11,7 +11,7 @@ import glob
 import os
 import posixpath
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,14 @@ def local_path(path: str) -> str:
         return path
     rest = path[len("file:") :]
     return "/" + rest.lstrip("/") if rest.startswith("//") else rest
+
+
+def file_uri_path(uri: str) -> str:
+    """The path a ``file:`` URI names, %-escapes unquoted: ``file:/a%20b``, ``file:///a%20b`` and
+    ``file://localhost/a%20b`` are all ``/a b``. For URIs as a URI library or a person writes them (a files-source
+    key, a mirror); the paths Spark and Hadoop print are not escaped, and ``local_path`` reads those. Any host
+    is dropped: a caller that must refuse another machine's file checks it first."""
+    return unquote(urlsplit(uri).path)
 
 
 def _local(path: str) -> Location:

@@ -11,7 +11,6 @@ import glob
 import os
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,6 +22,7 @@ from imgpipe.config.job import JobConfig
 from imgpipe.config.sections import FilesSourceConfig, ParquetSourceConfig
 from imgpipe.errors import first_line
 from imgpipe.hbase import client as hbase
+from imgpipe.locations import file_uri_path
 
 #: Key -> image bytes, or the reason (text) they could not be read.
 Fetched = dict[Any, bytes | str]
@@ -58,7 +58,7 @@ def _read_file(key: str) -> bytes | str:
     """A files-source key is the file's path or URI (``file:/photos/a.jpg``, ``hdfs://nn/photos/a.jpg``)."""
     try:
         if key.startswith("file:"):
-            fs, path = pafs.LocalFileSystem(), unquote(urlparse(key).path)
+            fs, path = pafs.LocalFileSystem(), file_uri_path(key)
         elif "://" in key:
             fs, path = pafs.FileSystem.from_uri(key)
         else:
@@ -96,7 +96,7 @@ def _parquet_files(cfg: ParquetSourceConfig) -> list[str] | str:
     for path in cfg.paths:
         if "://" in path:
             return path if len(cfg.paths) == 1 else list(cfg.paths)
-        local = unquote(urlparse(path).path) if path.startswith("file:") else path
+        local = file_uri_path(path) if path.startswith("file:") else path
         matched = sorted(glob.glob(local)) if glob.has_magic(local) else [local]
         for match in matched:
             paths += _parquet_in(match)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from imgpipe.errors import ModelError
+from imgpipe.locations import file_uri_path
 from imgpipe.runtime.registry import PACKAGED_LABELS, RegistryFile
 
 log = logging.getLogger("imgpipe.runtime")
@@ -46,10 +47,9 @@ def model_mirror() -> str | None:
     value = os.environ.get(MIRROR_ENV, "").strip()
     if not value.startswith("file:"):
         return value or None
-    parts = urllib.parse.urlsplit(value)
-    if parts.netloc not in ("", "localhost"):
+    if urllib.parse.urlsplit(value).netloc not in ("", "localhost"):
         return value  # another host's file: urllib's error names it
-    return urllib.request.url2pathname(parts.path)
+    return file_uri_path(value)
 
 
 def sha256_of(path: Path) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imgpipe.locations import local_path, locate
+from imgpipe.locations import file_uri_path, local_path, locate
 
 
 def test_local_spellings_of_one_folder_are_equal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,3 +44,8 @@ def test_containment_and_globs() -> None:
 )
 def test_a_local_uri_is_the_plain_path_it_names(given: str, expected: str) -> None:
     assert local_path(given) == expected
+
+
+@pytest.mark.parametrize("given", ["file:/a/my%20b.jpg", "file:///a/my%20b.jpg", "file://localhost/a/my%20b.jpg"])
+def test_a_file_uri_names_its_unescaped_path(given: str) -> None:
+    assert file_uri_path(given) == "/a/my b.jpg"
