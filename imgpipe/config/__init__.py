@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from imgpipe.config.job import InferenceConfig, JobConfig
-from imgpipe.config.loader import Loc, RawConfig, format_loc, load_raw, parse_raw
+from imgpipe.config.loader import RawConfig, load_raw, parse_raw
+from imgpipe.config.safe_yaml import Loc, format_loc
 from imgpipe.errors import ConfigError, did_you_mean
 
 __all__ = [

@@ -1,7 +1,7 @@
 """YAML text -> plain dict, with line numbers, ``${ENV}`` interpolation and ``--set`` overrides.
 
-Only ``yaml.safe_load``-level constructs are accepted (``yaml.compose`` with the safe loader): a config
-can never name a Python class or run code.
+The YAML itself is read by ``safe_yaml``: safe-loader constructs only, so a config can never name a Python
+class or run code, and no key given twice.
 """
 
 from __future__ import annotations
@@ -15,16 +15,10 @@ from typing import Any
 import yaml
 
 from imgpipe.config import secrets
+from imgpipe.config.safe_yaml import Loc, count_problems, format_loc, read_yaml
 from imgpipe.errors import ConfigError
 
-Loc = tuple[str | int, ...]
-
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-#: Tags the safe loader constructs, plus the merge key (``<<``, resolved before construction). Any other tag
-#: names a Python object or an application type: a config must never be able to do that.
-_SAFE_TAGS = {tag for tag in yaml.SafeLoader.yaml_constructors if tag is not None} | {"tag:yaml.org,2002:merge"}
-_STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
 
 
 @dataclass
@@ -64,25 +58,9 @@ def load_raw(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> R
 
 
 def parse_raw(text: str, source: str, overrides: list[str] | tuple[str, ...] = ()) -> RawConfig:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-    if node is None:
+    data, lines = read_yaml(text, source)
+    if not lines:
         raise ConfigError(f"{source}: the file is empty; expected a mapping with source/sink sections")
-    unsafe = _unsafe_tags(node, source)
-    if unsafe:
-        raise ConfigError(f"{source} is invalid ({_count(unsafe)}):", unsafe)
-    lines: dict[Loc, int] = {}
-    _record_lines(node, (), lines)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:  # e.g. an unhashable mapping key: compose accepts it, construction not
-        mark = exc.problem_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}{line}: not valid YAML: {exc.problem or exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: expected a mapping at the top level, but got {type(data).__name__}")
     raw = RawConfig(data=data, source=source, lines=lines)
@@ -92,62 +70,8 @@ def parse_raw(text: str, source: str, overrides: list[str] | tuple[str, ...] = (
         _apply_override(raw, item, problems)
     secrets.remember(raw.secrets)
     if problems:
-        raise ConfigError(f"{source} is invalid ({_count(problems)}):", problems)
+        raise ConfigError(f"{source} is invalid ({count_problems(problems)}):", problems)
     return raw
-
-
-def _unsafe_tags(root: yaml.Node, source: str) -> list[str]:
-    """One problem per node whose tag the safe loader would refuse, top to bottom, each with its line."""
-    found: list[tuple[int, str]] = []
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:  # an alias repeats a node (or makes a cycle)
-            continue
-        seen.add(id(node))
-        if node.tag not in _SAFE_TAGS:
-            found.append((node.start_mark.line + 1, _short_tag(node.tag)))
-        if isinstance(node, yaml.MappingNode):
-            stack += [part for pair in node.value for part in pair]
-        elif isinstance(node, yaml.SequenceNode):
-            stack += node.value
-    return [
-        f"{source}:{line}: the YAML tag {tag!r} is not allowed: configs are read as safe YAML only (mappings, "
-        "lists, strings, numbers, booleans, null), so a config can never name a Python object; remove the tag"
-        for line, tag in sorted(found)
-    ]
-
-
-def _short_tag(tag: str) -> str:
-    """``!!python/name:x`` as written, rather than the resolved ``tag:yaml.org,2002:python/name:x``."""
-    return "!!" + tag.removeprefix(_STANDARD_TAG_PREFIX) if tag.startswith(_STANDARD_TAG_PREFIX) else tag
-
-
-def _count(problems: list[str]) -> str:
-    return "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
-
-
-def _record_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
-    lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                continue  # a list or mapping as a key: safe_load refuses it below, with its line
-            key = key_node.value
-            lines[loc + (key,)] = key_node.start_mark.line + 1
-            _record_lines(value_node, loc + (key,), lines)
-            lines[loc + (key,)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _record_lines(item, loc + (i,), lines)
-
-
-def format_loc(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<top level>"
 
 
 def _interpolate(value: Any, loc: Loc, raw: RawConfig, problems: list[str]) -> Any:

@@ -15,7 +15,7 @@ import os
 from imgpipe import batch as B
 from imgpipe import outputs
 from imgpipe.config import LoadedConfig, config_error
-from imgpipe.config.loader import Loc, format_loc
+from imgpipe.config.safe_yaml import Loc, format_loc
 from imgpipe.config.sections import ParquetSinkConfig, ParquetSourceConfig
 from imgpipe.locations import Location, local_path, locate
 

@@ -10,12 +10,12 @@ import os
 from importlib import resources
 from pathlib import Path
 
-import yaml
 from pydantic import Field, ValidationError
 
 from imgpipe.config.base import Section
 from imgpipe.config.inference import ModelSpec
-from imgpipe.errors import ModelError
+from imgpipe.config.safe_yaml import read_yaml
+from imgpipe.errors import ConfigError, ModelError
 
 REGISTRY_ENV = "IMGPIPE_REGISTRY"
 
@@ -55,9 +55,9 @@ def registry_path() -> Path:
 def load_registry(path: Path | None = None) -> Registry:
     path = path or registry_path()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data, _ = read_yaml(path.read_text(encoding="utf-8"), str(path))
         return Registry.model_validate(data)
     except OSError as exc:
         raise ModelError(f"cannot read the model registry {path}: {exc.strerror or exc}") from exc
-    except (yaml.YAMLError, ValidationError) as exc:
+    except (ConfigError, ValidationError) as exc:
         raise ModelError(f"the model registry {path} is invalid: {exc}") from exc

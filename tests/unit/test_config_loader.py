@@ -68,3 +68,62 @@ def test_a_set_value_that_is_yaml_gets_interpolated_inside(monkeypatch: pytest.M
     monkeypatch.setenv("EXEC_MEM", "4g")
     loaded = parse_config(MINIMAL, "job.yaml", ("spark.conf={spark.executor.memory: '${EXEC_MEM}'}",))
     assert loaded.job.spark.conf == {"spark.executor.memory": "4g"}
+
+
+def test_a_section_given_twice_names_both_lines_instead_of_keeping_the_last() -> None:
+    text = MINIMAL + "detect: {model: yolox-nano, score_threshold: 0.3}\nembed: {model: mobilenetv2-int8}\n"
+    text += "detect: {model: yolox-nano, score_threshold: 0.9}\n"
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, "job.yaml")
+    assert exc.value.problems == [
+        "job.yaml:9: detect is given twice (first at line 7): YAML would keep only the last one and ignore the "
+        "other without a word; remove or merge one of them"
+    ]
+
+
+def test_every_repeated_key_is_reported_at_once_with_its_full_path() -> None:
+    text = (
+        "source: {type: files, path: ./a, path: ./b}\n"
+        "sink:\n  type: parquet\n  path: ./out\n"
+        "spark:\n  conf:\n    spark.executor.memory: 4g\n    spark.executor.memory: 8g\n    spark.executor.memory: 2g\n"
+    )
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, "job.yaml")
+    assert [p.split(" (")[0] for p in exc.value.problems] == [
+        "job.yaml:1: source.path is given twice",
+        "job.yaml:8: spark.conf.spark.executor.memory is given twice",
+        "job.yaml:9: spark.conf.spark.executor.memory is given 3 times",
+    ]
+    assert "(first at line 7)" in exc.value.problems[2]
+
+
+def test_a_key_that_overrides_a_merged_one_is_not_a_repeat() -> None:
+    text = MINIMAL + "decode: {<<: &limits {max_pixels: 5000, min_side: 2}, max_pixels: 7000}\n"
+    loaded = parse_config(text, "job.yaml")
+    assert (loaded.job.decode.max_pixels, loaded.job.decode.min_side) == (7000, 2)
+
+
+def test_an_alias_of_a_value_that_holds_it_is_a_config_error_with_the_anchor_line() -> None:
+    text = MINIMAL + "run:\n  tags: &t\n    - a\n    - *t\n"
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, "job.yaml")
+    assert exc.value.problems == [
+        "job.yaml:8: the value anchored on this line holds an alias of itself (at run.tags[1]), so the config "
+        "would contain itself; write out the values it should hold instead"
+    ]
+
+
+def test_a_config_nested_hundreds_deep_is_a_config_error_not_a_crash() -> None:
+    with pytest.raises(ConfigError, match=r"^job.yaml: nested too deeply"):
+        parse_config(MINIMAL + "run: " + "[" * 3000 + "]" * 3000 + "\n", "job.yaml")
+
+
+def test_aliases_of_aliases_that_expand_to_billions_are_refused_at_once() -> None:
+    text = MINIMAL + "x0: &x0 [a, a, a, a, a, a, a, a, a, a]\n"
+    text += "".join(f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 10)}]\n" for i in range(1, 9))
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, "job.yaml")
+    assert exc.value.problems == [
+        "job.yaml: its aliases expand it to 1,234,567,906 values, over the 100,000 a config may hold; look for an "
+        "alias (*name) that repeats a large value many times"
+    ]
