@@ -17,6 +17,7 @@ import yaml
 from imgpipe.config import secrets
 from imgpipe.config.safe_yaml import Loc, count_problems, format_loc, read_yaml
 from imgpipe.errors import ConfigError
+from imgpipe.textfiles import NotUtf8Error, read_utf8
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -51,9 +52,11 @@ def load_raw(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> R
     """Read a YAML config file and apply ``--set`` overrides, without validating the schema."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_utf8(p)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from exc
+    except NotUtf8Error as exc:
+        raise ConfigError(str(exc)) from exc
     return parse_raw(text, str(p), overrides)
 
 

@@ -15,6 +15,7 @@ from imgpipe.runtime.fetch import fetch
 from imgpipe.runtime.model import ResolvedModel
 from imgpipe.runtime.registry import Registry, load_registry
 from imgpipe.runtime.sessions import CPU, input_shape, load_session
+from imgpipe.textfiles import NotUtf8Error, read_utf8
 
 
 def check_model(model: ResolvedModel, registry: Registry | None = None) -> ResolvedModel:
@@ -110,4 +111,10 @@ def load_labels(model: str, spec: ModelSpec, registry: Registry) -> tuple[str, .
                 f"model {model!r}: expected labels as a registry file ({', '.join(registry.files)}) "
                 f"or a text file, but got {labels!r}"
             )
-    return tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    try:
+        text = read_utf8(path)
+    except OSError as exc:
+        raise ModelError(f"model {model!r}: cannot read labels {path}: {exc.strerror or exc}") from exc
+    except NotUtf8Error as exc:
+        raise ModelError(f"model {model!r}: labels {exc}") from exc
+    return tuple(line.strip() for line in text.splitlines() if line.strip())

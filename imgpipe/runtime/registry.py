@@ -16,6 +16,7 @@ from imgpipe.config.base import Section
 from imgpipe.config.inference import ModelSpec
 from imgpipe.config.safe_yaml import read_yaml
 from imgpipe.errors import ConfigError, ModelError
+from imgpipe.textfiles import NotUtf8Error, read_utf8
 
 REGISTRY_ENV = "IMGPIPE_REGISTRY"
 
@@ -55,9 +56,11 @@ def registry_path() -> Path:
 def load_registry(path: Path | None = None) -> Registry:
     path = path or registry_path()
     try:
-        data, _ = read_yaml(path.read_text(encoding="utf-8"), str(path))
+        data, _ = read_yaml(read_utf8(path), str(path))
         return Registry.model_validate(data)
     except OSError as exc:
         raise ModelError(f"cannot read the model registry {path}: {exc.strerror or exc}") from exc
+    except NotUtf8Error as exc:
+        raise ModelError(f"the model registry {exc}") from exc
     except (ConfigError, ValidationError) as exc:
         raise ModelError(f"the model registry {path} is invalid: {exc}") from exc

@@ -1,10 +1,13 @@
-"""YAML loading details: unsafe tags point at their line; ``${VAR}`` works inside ``--set`` values too."""
+"""YAML loading details: unsafe tags, repeated keys, recursive aliases and bytes that are not UTF-8 point at their
+line; ``${VAR}`` works inside ``--set`` values too."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from imgpipe.config import parse_config
+from imgpipe.config import load_config, parse_config
 from imgpipe.errors import ConfigError
 
 MINIMAL = "source:\n  type: files\n  path: ./photos\nsink:\n  type: parquet\n  path: ./out\n"
@@ -127,3 +130,14 @@ def test_aliases_of_aliases_that_expand_to_billions_are_refused_at_once() -> Non
         "job.yaml: its aliases expand it to 1,234,567,906 values, over the 100,000 a config may hold; look for an "
         "alias (*name) that repeats a large value many times"
     ]
+
+
+def test_a_config_that_is_not_utf8_is_a_config_error_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_bytes((MINIMAL + "run: {run_id: caf\u00e9}\n").encode("latin-1"))
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(exc.value) == (
+        f"{path}:7: not UTF-8 text (byte 0xe9 at column 18); save the file as UTF-8 (an editor's "
+        "\"Save with encoding\", or iconv -t UTF-8)"
+    )

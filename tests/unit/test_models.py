@@ -135,6 +135,22 @@ def test_missing_label_file(env: Env) -> None:
         resolve_models(job(detect={"model": "tiny-det"}))
 
 
+def test_a_label_file_that_is_not_utf8_names_its_line(env: Env, tmp_path: Path) -> None:
+    labels = tmp_path / "my labels.txt"
+    labels.write_bytes("cat\ndog\ncaf\u00e9\n".encode("latin-1"))
+    env.model()["spec"]["labels"] = str(labels)
+    env.write()
+    with pytest.raises(ModelError, match=rf"^model 'tiny-det': labels {re.escape(str(labels))}:3: not UTF-8 text"):
+        resolve_models(job(detect={"model": "tiny-det"}))
+
+
+def test_a_registry_that_is_not_utf8_names_its_line(env: Env) -> None:
+    env.registry.write_bytes(env.registry.read_bytes() + b"# r\xe9sum\xe9\n")
+    lines = env.registry.read_bytes().count(b"\n")
+    with pytest.raises(ModelError, match=rf"registry {re.escape(str(env.registry))}:{lines}: not UTF-8 text"):
+        load_registry()
+
+
 def test_spec_mismatch_names_the_model_and_both_shapes(env: Env) -> None:
     env.entries["models"]["tiny-det"] = env.entry("tiny_det.onnx", env.model()["sha256"], size=416)
     env.write()
