@@ -11,10 +11,12 @@ class NotUtf8Error(ValueError):
 
 
 def read_utf8(path: Path) -> str:
-    """The file's text. ``OSError`` if it cannot be read; ``NotUtf8Error`` if it is not UTF-8 (a BOM is allowed)."""
+    """The file's text, without the byte-order mark some Windows editors write first. ``OSError`` if it cannot be
+    read; ``NotUtf8Error`` if it is not UTF-8."""
     data = path.read_bytes()
     try:
-        return data.decode("utf-8")
+        # Not "utf-8-sig": its error positions do not count the mark, and the line named would be wrong.
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line_start = data.rfind(b"\n", 0, exc.start) + 1
         line, column = data.count(b"\n", 0, exc.start) + 1, exc.start - line_start + 1

@@ -135,6 +135,15 @@ def test_missing_label_file(env: Env) -> None:
         resolve_models(job(detect={"model": "tiny-det"}))
 
 
+def test_a_label_file_saved_with_a_byte_order_mark_keeps_its_first_label(env: Env, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes(("\ufeff" + LABELS).encode())
+    env.model()["spec"]["labels"] = str(labels)
+    env.write()
+    model = resolve_models(job(detect={"model": "tiny-det"})).detect
+    assert model is not None and model.labels == ("cat", "dog", "car")
+
+
 def test_a_label_file_that_is_not_utf8_names_its_line(env: Env, tmp_path: Path) -> None:
     labels = tmp_path / "my labels.txt"
     labels.write_bytes("cat\ndog\ncaf\u00e9\n".encode("latin-1"))
