@@ -16,11 +16,15 @@ from imgpipe.config import secrets
 
 F = TypeVar("F", bound=Callable[..., object])
 
+#: The parent of every imgpipe module's logger (``logging.getLogger(__name__)``, ``"imgpipe.job"``...).
+IMGPIPE_LOGGER = "imgpipe"
+
 
 def setup_logging(ctx: click.Context) -> None:
-    """Logging for a command-line run, at the level the options chose so far (INFO unless -v)."""
+    """Logging for a command-line run, at the levels the options chose so far: imgpipe's own INFO lines unless -q,
+    other libraries' warnings only unless -v (faiss, for one, logs its CPU-feature probing at INFO)."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger().setLevel(_level(ctx))
+    _set_levels(ctx)
     for noisy in ("py4j", "pyspark"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     secrets.redact_handlers(logging.getLogger())
@@ -48,10 +52,12 @@ def _flags(ctx: click.Context) -> dict[str, object]:
     return flags
 
 
-def _level(ctx: click.Context) -> int:
-    if is_verbose(ctx):
-        return logging.DEBUG
-    return logging.WARNING if is_quiet(ctx) else logging.INFO
+def _set_levels(ctx: click.Context) -> None:
+    """imgpipe's loggers at DEBUG (-v), WARNING (-q) or INFO; everyone else's at DEBUG (-v) or WARNING."""
+    verbose = is_verbose(ctx)
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
+    ours = logging.DEBUG if verbose else logging.WARNING if is_quiet(ctx) else logging.INFO
+    logging.getLogger(IMGPIPE_LOGGER).setLevel(ours)
 
 
 def _flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:
@@ -60,7 +66,7 @@ def _flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:
         # so a subcommand without -v keeps the group's -v.
         if value:
             _flags(ctx)[name] = True
-            logging.getLogger().setLevel(_level(ctx))
+            _set_levels(ctx)
 
     return set_flag
 

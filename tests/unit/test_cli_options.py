@@ -22,10 +22,11 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tupl
 
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
+    root, ours = logging.getLogger(), logging.getLogger("imgpipe")
+    level, our_level, handlers = root.level, ours.level, list(root.handlers)
     yield
     root.setLevel(level)
+    ours.setLevel(our_level)
     root.handlers[:] = handlers
 
 
@@ -63,3 +64,19 @@ def test_verbose_after_the_config_of_run(tmp_path: Path) -> None:
     config.write_text(f"source: {{type: files, path: {tmp_path / 'in'}}}\nsink: {{type: parquet, path: {tmp_path / 'o'}}}\n")
     result = CliRunner().invoke(cli, ["validate", str(config), "--verbose"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("flags", "ours", "theirs"),
+    [([], logging.INFO, logging.WARNING), (["-q"], logging.WARNING, logging.WARNING), (["-v"], logging.DEBUG, logging.DEBUG)],
+)
+def test_other_libraries_speak_at_info_only_with_verbose(tmp_path: Path, flags: list[str], ours: int, theirs: int) -> None:
+    # faiss logs "Could not load library with AVX2 support due to: ModuleNotFoundError(...)" at INFO on every
+    # search on a machine without AVX2: alarming, and nothing to act on. imgpipe's own INFO lines stay.
+    config = tmp_path / "job.yaml"
+    (tmp_path / "in").mkdir()
+    config.write_text(f"source: {{type: files, path: {tmp_path / 'in'}}}\nsink: {{type: parquet, path: {tmp_path / 'o'}}}\n")
+    result = CliRunner().invoke(cli, ["validate", str(config), *flags])
+    assert result.exit_code == 0, result.output
+    assert logging.getLogger("imgpipe.vectors.index").getEffectiveLevel() == ours
+    assert logging.getLogger("faiss.loader").getEffectiveLevel() == theirs
