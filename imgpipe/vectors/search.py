@@ -145,14 +145,20 @@ def format_text(index: VectorIndex, results: list[Result]) -> str:
         lines.append("")
         lines.append(_describe_query(result.query) + (f": {result.note}" if result.note else ""))
         for hit in result.hits:
-            lines.append(f"  {hit.rank:>3}  {hit.similarity:.4f}  {hit.key}{_describe_object(hit)}")
+            lines.append(f"  {hit.rank:>3}  {hit.similarity:.4f}  {one_line(hit.key)}{_describe_object(hit)}")
     return "\n".join(lines)
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters escaped (a newline as ``\\n``): a file name may hold them, and one
+    would break the line it is printed on. ``--json`` keeps keys exactly."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _describe_query(query: Query) -> str:
     if query.object_index is None:
-        return query.image
-    return f"{query.image} object {query.object_index}: {query.label_name} {query.score:.2f} {_fmt_box(query.box)}"
+        return one_line(query.image)
+    return f"{one_line(query.image)} object {query.object_index}: {query.label_name} {query.score:.2f} {_fmt_box(query.box)}"
 
 
 def _describe_object(hit: Hit) -> str:

@@ -43,11 +43,16 @@ embed:
 @pytest.fixture
 def colour_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An image-level index of four solid colours, embedded by a tiny mean-colour model."""
+    return build_colour_index(tmp_path, monkeypatch, list(COLOURS))
+
+
+def build_colour_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: list[str]) -> Path:
+    """The four colours under ``keys``, in ``COLOURS``' order."""
     monkeypatch.setenv("IMGPIPE_MODEL_DIRS", str(tmp_path))
     model = pooled_embedder(tmp_path / "mean-colour.onnx")
     loaded = parse_config(embed_config(model))
     pipeline = build_pipeline(loaded)
-    out = pipeline.process(pa.RecordBatch.from_pydict({"key": list(COLOURS), "image": [solid(c) for c in COLOURS.values()]}))
+    out = pipeline.process(pa.RecordBatch.from_pydict({"key": keys, "image": [solid(c) for c in COLOURS.values()]}))
     found = C.entries(out, C.IMAGE)
     models = {"embed": {"name": "mean-colour", "sha256": sha256(model)}}
     write_index(
@@ -68,6 +73,22 @@ def test_search_finds_the_nearest_colours(colour_index: Path, tmp_path: Path) ->
     text = CliRunner().invoke(cli, ["search", str(colour_index), str(query), "-k", "1"])
     assert text.exit_code == 0 and "4 image vectors (flat), mean-colour" in text.output
     assert "    1  0.94" in text.output and "red.png" in text.output
+
+
+def test_a_key_with_a_newline_keeps_its_hit_on_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A files source keys each image by its path, and a file name may hold a newline or a tab.
+    keys = ["red\nshade.png", "green\t.png", "blue.png", "teal.png"]
+    index = build_colour_index(tmp_path, monkeypatch, keys)
+    query = tmp_path / "dark\nred.png"
+    query.write_bytes(solid((0, 60, 180)))
+    text = CliRunner().invoke(cli, ["search", str(index), str(query), "-k", "2"])
+    assert text.exit_code == 0, text.output
+    query_line, first, second = text.output.splitlines()[2:]
+    assert query_line == f"{tmp_path}/dark\\nred.png"
+    assert first.startswith("    1  0.94") and first.endswith("  red\\nshade.png")
+    assert second.startswith("    2  0.3") and second.endswith("  green\\t.png")
+    found = CliRunner().invoke(cli, ["search", str(index), str(query), "-k", "2", "--json"])
+    assert [h["key"] for h in json.loads(found.output)["results"][0]["hits"]] == keys[:2]
 
 
 def test_search_refuses_a_query_embedded_by_another_model(colour_index: Path, tmp_path: Path) -> None:
