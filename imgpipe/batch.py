@@ -40,6 +40,7 @@ STATUS_ERROR = "error"
 
 # Reason classes for failed images; stable strings users filter on.
 REASON_UNREADABLE = "unreadable"
+REASON_NO_KEY = "no_key"
 REASON_EMPTY = "empty"
 REASON_UNDECODABLE = "undecodable"
 REASON_UNSUPPORTED = "unsupported_format"

@@ -38,6 +38,7 @@ from imgpipe.timings import StageTimes
 log = logging.getLogger("imgpipe.pipeline")
 
 MAX_ERROR_CHARS = 500
+NO_KEY = "the key is null: each result is named by its key; give every input row one (the source's key_column)"
 
 
 @dataclass
@@ -146,6 +147,9 @@ class Pipeline:
         for i, row in enumerate(rows):
             if unread[i] is not None:
                 row.fail("read", B.REASON_UNREADABLE, str(unread[i]))
+                continue
+            if row.key is None:  # a result nobody can name, resume, join or put in HBase: counted, not processed
+                row.fail("read", B.REASON_NO_KEY, NO_KEY)
                 continue
             with times.stage("decode"):
                 self._decode(row, images[i].as_py())

@@ -57,8 +57,9 @@ def write_rows(spark: SparkSession, rows: list[tuple[Any, ...]], key_type: str, 
 
 
 def duplicate_keys(rows: DataFrame) -> DataFrame:
-    """Keys seen more than once in the input: each row was processed, but a key should name one image."""
-    dups = rows.groupBy(B.KEY).count().filter(F.col("count") > 1)
+    """Keys seen more than once in the input: each row was processed, but a key should name one image. Rows without
+    a key are ``no_key`` errors already, not repeats of one another."""
+    dups = rows.filter(F.col(B.KEY).isNotNull()).groupBy(B.KEY).count().filter(F.col("count") > 1)
     return dups.select(
         B.KEY,
         F.lit("source").alias(B.ERROR_STAGE),

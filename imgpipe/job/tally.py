@@ -104,7 +104,8 @@ class Tallied:
         if outcomes.get(B.STATUS_OK, 0) < out.num_rows:
             _keep_errors(out, into)
         if self.hash_keys and into.key_hashes is not None:
-            into.key_hashes += [key_hash(k) for k in out.column(B.KEY).to_pylist()]
+            # A null key is a no_key error row, not a key: two of them are not a repeat (nor the string "None").
+            into.key_hashes += [key_hash(k) for k in out.column(B.KEY).to_pylist() if k is not None]
 
 
 def _timed_reads(batches: Iterator[pa.RecordBatch], times: StageTimes) -> Iterator[pa.RecordBatch]:

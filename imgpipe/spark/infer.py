@@ -40,8 +40,8 @@ def infer(
 ) -> DataFrame:
     """Decode, detect, crop and embed the encoded images of ``df``, lazily: one result row per input row.
 
-    A corrupt, empty or oversized image becomes a row with ``status = "error"`` and its reason; the task goes
-    on. Arrow batches follow the session's ``spark.sql.execution.arrow.maxRecordsPerBatch`` and
+    A corrupt, empty or oversized image, or a row whose key is null, becomes a row with ``status = "error"`` and
+    its reason; the task goes on. Arrow batches follow the session's ``spark.sql.execution.arrow.maxRecordsPerBatch`` and
     ``maxBytesPerBatch`` (encoded bytes per batch: 64 MiB by default in Spark 4.3, 256 MiB in 4.0), which
     ``infer`` does not change; decoded pixels per task stay under ``run.max_batch_bytes``' default (128 MiB).
 

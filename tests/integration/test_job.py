@@ -181,6 +181,19 @@ def test_duplicate_keys_are_processed_and_listed(spark: SparkSession, tmp_path: 
     assert json.loads((out / "summary.json").read_text())["duplicate_keys"] == 1
 
 
+def test_null_keys_are_error_rows_and_not_repeats_of_one_key(spark: SparkSession, tmp_path: Path) -> None:
+    dog = (SHARED_IMAGES / "dog.jpg").read_bytes()
+    src = tmp_path / "nulls.parquet"
+    pq.write_table(pa.table({"key": ["a", None, None, "None"], "image": [dog, dog, dog, dog]}), src)
+    out = tmp_path / "out"
+    config = f"source: {{type: parquet, path: '{src}'}}\nsink: {{type: parquet, path: '{out}'}}\nrun: {{max_error_rate: 1.0}}\n"
+    report = run_config(spark, config)
+    assert (report.images_read, report.images_ok, report.images_failed) == (4, 2, 2)
+    assert report.errors_by_reason == {"no_key": 2} and report.duplicate_keys == 0
+    errors = read_rows(out / "errors")
+    assert sorted((e[B.KEY] is None, e[B.ERROR_REASON]) for e in errors) == [(True, "no_key"), (True, "no_key")]
+
+
 def test_summary_has_stage_times_that_add_up_and_counts_that_match_the_results(files_run: tuple[Any, Path]) -> None:
     """Collected by the tasks while they ran, no second pass (issue 11)."""
     _, out = files_run

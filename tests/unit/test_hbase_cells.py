@@ -47,6 +47,13 @@ def test_encode_without_model_columns_writes_empty_cells() -> None:
     assert key == b"a.jpg" and cells[b"r:objects"] == b"" and cells[b"r:error_reason"] == b"undecodable"
 
 
+def test_a_row_without_a_key_is_not_put_and_does_not_fail_the_task() -> None:
+    """A Parquet source's null key becomes a no_key error row: errors/ lists it, no HBase row can hold it."""
+    schema = pa.schema([pa.field(col.KEY, pa.string()), *col.result_fields(detect=False, embed=False, image_embedding=False)])
+    rows = [{"key": None, "status": "error", "error_reason": "no_key"}, {"key": "b.jpg", "status": "ok"}]
+    assert [key for key, _ in encode_rows(pa.RecordBatch.from_pylist(rows, schema=schema))] == [b"b.jpg"]
+
+
 def test_sink_rewrites_all_cells_so_fewer_objects_leave_nothing_stale() -> None:
     conn = FakeConnection({"out": FakeTable()})
     list(write_through(sink(batch_size=1), [result_batch([3, 1])], connect=lambda c: conn))

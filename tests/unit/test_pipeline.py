@@ -124,3 +124,13 @@ def test_a_read_error_from_the_source_fails_that_row_only() -> None:
     assert [r[B.STATUS] for r in out] == ["ok", "error"]
     assert (out[1][B.ERROR_STAGE], out[1][B.ERROR_REASON], out[1][B.ERROR]) == ("read", "unreadable", "dangling symlink")
     assert B.READ_ERROR not in out[0]
+
+
+def test_a_row_without_a_key_is_an_error_row_and_its_image_is_not_processed() -> None:
+    """A Parquet source's key column may hold nulls: a result nobody can name is an error, counted, not an ok."""
+    image = encode(gradient())
+    batch = pa.RecordBatch.from_pydict({B.KEY: ["a", None], B.IMAGE: [image, image]})
+    out = Pipeline(decode=DecodeConfig(), run_id="r").process(batch).to_pylist()
+    assert [(r[B.KEY], r[B.STATUS]) for r in out] == [("a", "ok"), (None, "error")]
+    assert (out[1][B.ERROR_STAGE], out[1][B.ERROR_REASON]) == ("read", "no_key")
+    assert "key is null" in out[1][B.ERROR] and out[1][B.WIDTH] is None
