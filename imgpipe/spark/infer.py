@@ -41,9 +41,10 @@ def infer(
     """Decode, detect, crop and embed the encoded images of ``df``, lazily: one result row per input row.
 
     A corrupt, empty or oversized image, or a row whose key is null, becomes a row with ``status = "error"`` and
-    its reason; the task goes on. Arrow batches follow the session's ``spark.sql.execution.arrow.maxRecordsPerBatch`` and
-    ``maxBytesPerBatch`` (encoded bytes per batch: 64 MiB by default in Spark 4.3, 256 MiB in 4.0), which
-    ``infer`` does not change; decoded pixels per task stay under ``run.max_batch_bytes``' default (128 MiB).
+    its reason; the task goes on. Arrow batches follow the session's
+    ``spark.sql.execution.arrow.maxRecordsPerBatch`` and ``maxBytesPerBatch`` (encoded bytes per batch: 64 MiB by
+    default in Spark 4.3, 256 MiB in 4.0), which ``infer`` does not change; decoded pixels per task stay under
+    ``run.max_batch_bytes``' default (128 MiB).
 
     Args:
         df: the caller's rows: an identifying column, encoded image bytes, and any other columns.

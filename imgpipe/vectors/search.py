@@ -158,7 +158,8 @@ def one_line(text: str) -> str:
 def _describe_query(query: Query) -> str:
     if query.object_index is None:
         return one_line(query.image)
-    return f"{one_line(query.image)} object {query.object_index}: {query.label_name} {query.score:.2f} {_fmt_box(query.box)}"
+    found = f"{query.label_name} {query.score:.2f} {_fmt_box(query.box)}"
+    return f"{one_line(query.image)} object {query.object_index}: {found}"
 
 
 def _describe_object(hit: Hit) -> str:
