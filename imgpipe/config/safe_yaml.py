@@ -41,8 +41,18 @@ def read_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
 
 
 def _read_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
+    # One loader composes the node tree that the checks walk, then builds the data from that same tree: the text
+    # is parsed once (``yaml.compose`` and then ``yaml.safe_load`` would parse it twice).
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        return _checked_data(loader, source)
+    finally:
+        loader.dispose()
+
+
+def _checked_data(loader: yaml.SafeLoader, source: str) -> tuple[Any, dict[Loc, int]]:
+    try:
+        node = loader.get_single_node()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -63,7 +73,7 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
     lines: dict[Loc, int] = {}
     _record_lines(node, (), lines)
     try:
-        return yaml.safe_load(text), lines
+        return loader.construct_document(node), lines
     except yaml.MarkedYAMLError as exc:  # e.g. an unhashable mapping key: compose accepts it, construction not
         mark = exc.problem_mark
         line = f":{mark.line + 1}" if mark is not None else ""
