@@ -13,6 +13,13 @@ from imgpipe.errors import ConfigError
 MINIMAL = "source:\n  type: files\n  path: ./photos\nsink:\n  type: parquet\n  path: ./out\n"
 
 
+def refused(text: str, source: str = "job.yaml") -> list[str]:
+    """The problems ``parse_config`` refuses ``text`` with (it must refuse it)."""
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, source)
+    return exc.value.problems
+
+
 @pytest.mark.parametrize(
     ("value", "tag"),
     [
@@ -31,10 +38,9 @@ def test_an_unsafe_tag_names_its_line_and_says_safe_yaml_only(value: str, tag: s
 
 def test_every_unsafe_tag_is_reported_at_once() -> None:
     text = "source:\n  type: files\n  path: !!python/name:os.getcwd\nsink: !!python/object:x {}\n"
-    with pytest.raises(ConfigError) as exc:
-        parse_config(text, "evil.yaml")
-    assert exc.value.problems[0].startswith("evil.yaml:3: the YAML tag '!!python/name:os.getcwd'")
-    assert exc.value.problems[1].startswith("evil.yaml:4: the YAML tag '!!python/object:x'")
+    problems = refused(text, "evil.yaml")
+    assert problems[0].startswith("evil.yaml:3: the YAML tag '!!python/name:os.getcwd'")
+    assert problems[1].startswith("evil.yaml:4: the YAML tag '!!python/object:x'")
 
 
 def test_standard_tags_anchors_and_merge_keys_still_load() -> None:
@@ -76,9 +82,8 @@ def test_a_set_value_that_is_yaml_gets_interpolated_inside(monkeypatch: pytest.M
 def test_a_section_given_twice_names_both_lines_instead_of_keeping_the_last() -> None:
     text = MINIMAL + "detect: {model: yolox-nano, score_threshold: 0.3}\nembed: {model: mobilenetv2-int8}\n"
     text += "detect: {model: yolox-nano, score_threshold: 0.9}\n"
-    with pytest.raises(ConfigError) as exc:
-        parse_config(text, "job.yaml")
-    assert exc.value.problems == [
+    problems = refused(text)
+    assert problems == [
         "job.yaml:9: detect is given twice (first at line 7): YAML would keep only the last one and ignore the "
         "other without a word; remove or merge one of them"
     ]
@@ -90,14 +95,13 @@ def test_every_repeated_key_is_reported_at_once_with_its_full_path() -> None:
         "sink:\n  type: parquet\n  path: ./out\n"
         "spark:\n  conf:\n    spark.executor.memory: 4g\n    spark.executor.memory: 8g\n    spark.executor.memory: 2g\n"
     )
-    with pytest.raises(ConfigError) as exc:
-        parse_config(text, "job.yaml")
-    assert [p.split(" (")[0] for p in exc.value.problems] == [
+    problems = refused(text)
+    assert [p.split(" (")[0] for p in problems] == [
         "job.yaml:1: source.path is given twice",
         "job.yaml:8: spark.conf.spark.executor.memory is given twice",
         "job.yaml:9: spark.conf.spark.executor.memory is given 3 times",
     ]
-    assert "(first at line 7)" in exc.value.problems[2]
+    assert "(first at line 7)" in problems[2]
 
 
 def test_a_key_that_overrides_a_merged_one_is_not_a_repeat() -> None:
@@ -108,9 +112,8 @@ def test_a_key_that_overrides_a_merged_one_is_not_a_repeat() -> None:
 
 def test_an_alias_of_a_value_that_holds_it_is_a_config_error_with_the_anchor_line() -> None:
     text = MINIMAL + "run:\n  tags: &t\n    - a\n    - *t\n"
-    with pytest.raises(ConfigError) as exc:
-        parse_config(text, "job.yaml")
-    assert exc.value.problems == [
+    problems = refused(text)
+    assert problems == [
         "job.yaml:8: the value anchored on this line holds an alias of itself (at run.tags[1]), so the config "
         "would contain itself; write out the values it should hold instead"
     ]
@@ -124,9 +127,8 @@ def test_a_config_nested_hundreds_deep_is_a_config_error_not_a_crash() -> None:
 def test_aliases_of_aliases_that_expand_to_billions_are_refused_at_once() -> None:
     text = MINIMAL + "x0: &x0 [a, a, a, a, a, a, a, a, a, a]\n"
     text += "".join(f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 10)}]\n" for i in range(1, 9))
-    with pytest.raises(ConfigError) as exc:
-        parse_config(text, "job.yaml")
-    assert exc.value.problems == [
+    problems = refused(text)
+    assert problems == [
         "job.yaml: its aliases expand it to 1,234,567,906 values, over the 100,000 a config may hold; look for an "
         "alias (*name) that repeats a large value many times"
     ]
