@@ -114,6 +114,11 @@ class ParquetSource:
         wanted = [cfg.key_column, cfg.image_column, *cfg.passthrough]
         try:
             files = sorted(fs.from_uri(f) for f in spark.read.schema(_LISTING).parquet(*cfg.paths).inputFiles())
+            if not files:  # else Spark's inference fails with "Unable to infer schema ... specified manually"
+                raise SourceError(
+                    f"parquet source {cfg.paths}: no Parquet files found (names starting with '_' or '.' are "
+                    "skipped, as Spark skips them); check source.path"
+                )
             local = _local(files)
             footers = [_footer(f) for f in local] if local else []
             if local:

@@ -103,6 +103,13 @@ def test_a_missing_column_is_named_and_a_broken_file_too(spark: SparkSession, tm
         _source(tmp_path, []).plan(spark)
 
 
+def test_a_folder_without_parquet_files_is_named_as_such(spark: SparkSession, tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "_SUCCESS").write_bytes(b"")  # what an empty Spark write leaves
+    with pytest.raises(SourceError, match=r"no Parquet files found .*check source\.path"):
+        _source(tmp_path, []).plan(spark)
+
+
 @pytest.mark.parametrize(
     ("rows", "groups", "max_bytes"),
     [(12, 3, "64m"), (8, 2, "1m")],
