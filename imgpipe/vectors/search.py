@@ -7,6 +7,8 @@ embedded exactly like the corpus was; an index refuses queries embedded by anoth
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,13 +77,20 @@ def query_pipeline(index: VectorIndex, overrides: tuple[str, ...] = ()) -> Pipel
 
 
 def read_images(paths: list[str]) -> pa.RecordBatch:
-    data = []
-    for path in paths:
-        try:
-            data.append(Path(path).read_bytes())
-        except OSError as exc:
-            raise ImgpipeError(f"query image {path}: cannot be read ({exc.strerror or exc})") from exc
-    return pa.RecordBatch.from_pydict({B.KEY: list(paths), B.IMAGE: data})
+    return pa.RecordBatch.from_pydict({B.KEY: list(paths), B.IMAGE: [_read_query(p) for p in paths]})
+
+
+def _read_query(path: str) -> bytes:
+    try:
+        kind = os.stat(path).st_mode
+        # Checked before reading: a FIFO would block the search until something writes to it.
+        if stat.S_ISDIR(kind):
+            raise ImgpipeError(f"query image {path}: a folder, not an image file; give the image files in it")
+        if not stat.S_ISREG(kind):
+            raise ImgpipeError(f"query image {path}: not a regular file (a FIFO, socket or device)")
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ImgpipeError(f"query image {path}: cannot be read ({exc.strerror or exc})") from exc
 
 
 def embed_queries(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pyarrow as pa
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from index_files import write_index
 from onnx_models import pooled_embedder, sha256
 
@@ -109,6 +111,25 @@ def test_unreadable_query_is_named(colour_index: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "query image" in result.output and "missing.png" in result.output
     result = CliRunner().invoke(cli, ["search", str(colour_index), str(tmp_path / "empty.png")])
     assert result.exit_code == 1 and "empty.png: empty" in result.output
+
+
+def test_a_query_that_is_no_regular_file_is_refused_without_waiting(colour_index: Path, tmp_path: Path) -> None:
+    # Reading a FIFO blocks until something writes to it, and /dev/zero never ends: name them instead.
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    outcome: list[Result] = []
+    args = ["search", str(colour_index), str(fifo)]
+    searching = threading.Thread(target=lambda: outcome.append(CliRunner().invoke(cli, args)))
+    searching.start()
+    searching.join(60)
+    if searching.is_alive():
+        with open(fifo, "wb"):  # let the blocked read end, so the test fails instead of hanging
+            pass
+        searching.join()
+        pytest.fail("search waited on a FIFO")
+    assert outcome[0].exit_code == 1 and f"query image {fifo}: not a regular file" in outcome[0].output
+    result = CliRunner().invoke(cli, ["search", str(colour_index), str(tmp_path)])
+    assert result.exit_code == 1 and f"query image {tmp_path}: a folder, not an image file" in result.output
 
 
 def test_inference_config_makes_model_paths_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
