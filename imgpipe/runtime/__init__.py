@@ -7,4 +7,5 @@
     model.py      ResolvedModel: what a stage ships to executors
     sessions.py   per-worker cache of ONNX Runtime sessions
     graph.py      in-memory graph edits (expose an internal tensor)
+    graph_cache.py  edited models kept on disk, so later runs skip onnx's import
 """

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import onnx
-from onnx import helper
+from typing import TYPE_CHECKING
 
 from imgpipe.errors import ModelError, did_you_mean
+
+if TYPE_CHECKING:
+    import onnx
+
+# onnx is imported only by the functions that edit a graph: its import costs more than an edit (see
+# ``graph_cache``), and the drivers and workers of a run after the first load the edited model from the cache.
 
 #: DequantizeLinear exists from opset 10 in the default domain.
 _MIN_OPSET = 10
@@ -37,6 +41,8 @@ class ExposedTensor:
 
 def expose_tensors(name: str, data: bytes, exposed: Sequence[ExposedTensor]) -> bytes:
     """``data`` (a serialized model) with each tensor in ``exposed`` added as an output."""
+    import onnx
+
     model = onnx.load_from_string(data)
     for item in exposed:
         _expose(name, model, item)
@@ -51,6 +57,9 @@ def tensor_names(graph: onnx.GraphProto) -> set[str]:
 
 
 def _expose(name: str, model: onnx.ModelProto, item: ExposedTensor) -> None:
+    import onnx
+    from onnx import helper
+
     graph = model.graph
     known = tensor_names(graph)
     for tensor in (item.tensor, item.scale, item.zero_point):
@@ -82,6 +91,8 @@ def _check_opset(name: str, model: onnx.ModelProto) -> None:
 
 def _elem_type(model: onnx.ModelProto, tensor: str) -> int:
     """The tensor's element type from shape inference; float when inference cannot tell."""
+    import onnx
+
     for init in model.graph.initializer:
         if init.name == tensor:
             return int(init.data_type)

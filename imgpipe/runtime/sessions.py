@@ -22,7 +22,8 @@ from numpy.typing import NDArray
 
 from imgpipe.errors import ModelError
 from imgpipe.runtime.fetch import verify_sha256
-from imgpipe.runtime.graph import ExposedTensor, expose_tensors
+from imgpipe.runtime.graph import ExposedTensor
+from imgpipe.runtime.graph_cache import exposed_model
 
 log = logging.getLogger("imgpipe.runtime")
 
@@ -124,7 +125,7 @@ def _create(
 ) -> ort.InferenceSession:
     data = read_verified(name, path, sha256)
     if expose:
-        data = expose_tensors(name, data, expose)
+        data = exposed_model(name, data, sha256, expose)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or 0
     # Stages run one model call at a time; parallelism comes from Spark tasks and intra-op threads.

@@ -1,9 +1,10 @@
 """Spark's Python worker daemon, with imgpipe's heavy imports done once, before it forks the workers.
 
 Spark starts one daemon per executor (``spark.python.daemon.module``) and forks a worker from it for each
-task slot; a forked worker inherits what the daemon imported, so NumPy, OpenCV, ONNX Runtime, onnx and the
-pipeline are imported once per executor instead of once per worker. Nothing here creates threads or sessions:
-the workers load their models themselves, after the fork.
+task slot; a forked worker inherits what the daemon imported, so NumPy, OpenCV, ONNX Runtime and the pipeline
+are imported once per executor instead of once per worker. Nothing here creates threads or sessions: the workers
+load their models themselves, after the fork. Not onnx: the workers load edited models from ``graph_cache``, and
+only a worker on a machine that has none yet imports onnx to make them.
 
 The workers also inherit a Python in which pandas cannot be imported. Arrow's C++ converter imports pandas,
 when it is installed, on the first Python list it turns into an array, to learn pandas' null values: 0.24 s
@@ -33,7 +34,6 @@ drop_zipped_pyspark(sys.path, sys.path_importer_cache)  # first: the imports bel
 
 import cv2  # noqa: F401
 import numpy  # noqa: F401
-import onnx  # noqa: F401
 import onnxruntime  # noqa: F401
 import pyarrow  # noqa: F401
 from pyspark import daemon
