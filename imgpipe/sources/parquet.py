@@ -1,7 +1,8 @@
 """The Parquet source: encoded image bytes in a Parquet dataset, read with ``spark.read.parquet``.
 
     plan      the dataset's files, after checking the key, image and passthrough columns exist (their types
-              from the first file's footer when the files are local, else from Spark's inference)
+              from the first file's footer when the files are local, and every other footer checked to agree;
+              else from Spark's inference)
     results   spark.read.parquet over one chunk's files (splits of max_bytes_per_partition at most, but no
               smaller than the largest row group, which no split cuts) -> the fused pass
 """
@@ -76,6 +77,17 @@ def _footer_columns(spark: SparkSession, footer: pq.FileMetaData, wanted: list[s
     return StructType(fields)
 
 
+#: A planned type -> the narrower numbers in a file that Spark's Parquet reader widens to it.
+_WIDENS: dict[type[DataType], tuple[type[DataType], ...]] = {
+    LongType: (ByteType, ShortType, IntegerType), IntegerType: (ByteType, ShortType), ShortType: (ByteType,),
+    DoubleType: (FloatType,),
+}
+
+
+def _reads_as(kind: DataType | None, planned: DataType) -> bool:
+    return kind is not None and (kind == planned or type(kind) in _WIDENS.get(type(planned), ()))
+
+
 def _footer(path: str) -> pq.FileMetaData:
     try:
         return pq.read_metadata(path)
@@ -124,6 +136,8 @@ class ParquetSource:
             if local:
                 self._files = {f: _layout(path, footer) for f, path, footer in zip(files, local, footers, strict=True)}
             columns = _footer_columns(spark, footers[0], wanted) if footers else None
+            if columns is not None:
+                self._check_agreement(local or [], footers, columns)
             if columns is None:
                 columns = self._inferred(spark, wanted)
         except SourceError:
@@ -177,6 +191,27 @@ class ParquetSource:
                 f"parquet source {self.cfg.paths}: expected column(s) {missing}, but the data has {sorted(have)}"
             )
         return StructType([df.schema[c] for c in wanted])
+
+    def _check_agreement(self, paths: list[str], footers: list[pq.FileMetaData], columns: StructType) -> None:
+        """Every file holds the columns the first one does, as types Spark reads as planned. Else the first task
+        reading a disagreeing file fails the run (Spark's "data type mismatch"), or a missing column is read as
+        nulls: a file without the image column would give each of its rows as an image-less error."""
+        odd = []
+        for file, footer in zip(paths[1:], footers[1:]):
+            schema = footer.schema.to_arrow_schema()
+            for field in columns:
+                if field.name not in schema.names:
+                    odd.append(f"{file}: no column {field.name!r}")
+                elif not _reads_as(_SPARK_TYPES.get(schema.field(field.name).type), field.dataType):
+                    odd.append(f"{file}: {field.name!r} is {schema.field(field.name).type}")
+        if odd:
+            more = f"; and {len(odd) - 5} more" if len(odd) > 5 else ""
+            planned = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in columns)
+            raise SourceError(
+                f"parquet source {self.cfg.paths}: {len(odd)} column(s) of other files differ from the first file, "
+                f"{paths[0]} ({planned}): {'; '.join(odd[:5])}{more}. Rewrite those files with the same columns "
+                "and types as the first file, or move them out of the source"
+            )
 
     def _check_image_type(self, columns: StructType) -> None:
         cfg = self.cfg

@@ -110,6 +110,30 @@ def test_a_folder_without_parquet_files_is_named_as_such(spark: SparkSession, tm
         _source(tmp_path, []).plan(spark)
 
 
+def test_files_that_disagree_with_the_first_are_named_before_any_task(spark: SparkSession, tmp_path: Path) -> None:
+    # Else the first task failed with Spark's "data type mismatch" (naming the file only in a log line), and a
+    # file without the image column would have given every row as an image-less error.
+    _write(tmp_path / "in", SIMPLE, files=1)
+    pq.write_table(SIMPLE.set_column(0, "id", pa.array(["1", "2"])), tmp_path / "in" / "part-7.parquet")
+    pq.write_table(SIMPLE.drop_columns(["jpeg"]), tmp_path / "in" / "part-8.parquet")
+    with pytest.raises(SourceError) as refused:
+        _source(tmp_path, ["name"]).plan(spark)
+    message = str(refused.value)
+    assert f"{tmp_path / 'in' / 'part-7.parquet'}: 'id' is string" in message
+    assert f"{tmp_path / 'in' / 'part-8.parquet'}: no column 'jpeg'" in message
+    assert "as the first file" in message and "id bigint, jpeg binary, name string" in message
+
+
+def test_narrower_numbers_spark_widens_are_read(spark: SparkSession, tmp_path: Path) -> None:
+    _write(tmp_path / "in", SIMPLE.set_column(4, "ratio", pa.array([0.5, 1.5], pa.float64())), files=1)
+    narrow = SIMPLE.set_column(0, "id", pa.array([3, 4], pa.int32()))  # and its ratio is float32
+    pq.write_table(narrow, tmp_path / "in" / "part-7.parquet")
+    source = _source(tmp_path, ["ratio"])
+    planned = source.plan(spark)
+    rows = sorted((r[B.KEY], r["ratio"]) for r in source.read(spark, planned.units).collect())
+    assert rows == [(1, 0.5), (2, 1.5), (3, 0.5), (4, 1.5)]
+
+
 @pytest.mark.parametrize(
     ("rows", "groups", "max_bytes"),
     [(12, 3, "64m"), (8, 2, "1m")],
