@@ -203,6 +203,10 @@ def spark_job(
             classes.finish(keep=completed and archive_if is not None and archive_if())
 
 
+#: The logger of a local executor's task failures (the executor runs in the driver's JVM).
+EXECUTOR_LOG = "org.apache.spark.executor.Executor"
+
+
 def stop(spark: SparkSession) -> None:
     """``spark.stop()`` without waiting for PySpark's accumulator server to notice it should end.
 
@@ -215,7 +219,26 @@ def stop(spark: SparkSession) -> None:
     if server is not None:
         sc._accumulatorServer = None  # type: ignore[assignment]
         threading.Thread(target=server.shutdown, name="imgpipe-accumulator-stop", daemon=True).start()
-    spark.stop()
+    with _quiet_killed_workers(sc):
+        spark.stop()
+
+
+@contextmanager
+def _quiet_killed_workers(sc: SparkContext) -> Iterator[None]:
+    """Tasks still running as the session stops (a run refused during planning while its warm-up loads the
+    models) have their Python workers killed, and a local executor logs each as "Python worker exited
+    unexpectedly (crashed)" at ERROR, above the run's own error. By then the outcome is decided: say nothing.
+    The level comes back afterwards, for a later session in the same JVM."""
+    if sc._jvm is None or not is_local(sc.master or ""):
+        yield
+        return
+    log4j = sc._jvm.org.apache.logging.log4j
+    configurator, before = log4j.core.config.Configurator, log4j.LogManager.getLogger(EXECUTOR_LOG).getLevel()
+    configurator.setLevel(EXECUTOR_LOG, log4j.Level.OFF)
+    try:
+        yield
+    finally:
+        configurator.setLevel(EXECUTOR_LOG, before)
 
 
 def release_jvm() -> None:
