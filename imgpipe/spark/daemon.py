@@ -4,7 +4,7 @@ Spark starts one daemon per executor (``spark.python.daemon.module``) and forks 
 task slot; a forked worker inherits what the daemon imported, so NumPy, OpenCV, ONNX Runtime and the pipeline
 are imported once per executor instead of once per worker. Nothing here creates threads or sessions: the workers
 load their models themselves, after the fork. Not onnx: the workers load edited models from ``graph_cache``, and
-only a worker on a machine that has none yet imports onnx to make them.
+only a worker that finds none there (the first run on its machine, or a cache it cannot write) imports onnx.
 
 The workers also inherit a Python in which pandas cannot be imported. Arrow's C++ converter imports pandas,
 when it is installed, on the first Python list it turns into an array, to learn pandas' null values: 0.24 s
