@@ -136,10 +136,10 @@ class ParquetSource:
             if local:
                 self._files = {f: _layout(path, footer) for f, path, footer in zip(files, local, footers, strict=True)}
             columns = _footer_columns(spark, footers[0], wanted) if footers else None
-            if columns is not None:
-                self._check_agreement(local or [], footers, columns)
             if columns is None:
                 columns = self._inferred(spark, wanted)
+            else:
+                self._check_agreement(local or [], footers, columns)
         except SourceError:
             raise
         except Exception as exc:
@@ -202,8 +202,10 @@ class ParquetSource:
             for field in columns:
                 if field.name not in schema.names:
                     odd.append(f"{file}: no column {field.name!r}")
-                elif not _reads_as(_SPARK_TYPES.get(schema.field(field.name).type), field.dataType):
-                    odd.append(f"{file}: {field.name!r} is {schema.field(field.name).type}")
+                    continue
+                kind = schema.field(field.name).type
+                if not _reads_as(_SPARK_TYPES.get(kind), field.dataType):
+                    odd.append(f"{file}: {field.name!r} is {kind}")
         if odd:
             more = f"; and {len(odd) - 5} more" if len(odd) > 5 else ""
             planned = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in columns)
